@@ -1,0 +1,82 @@
+#!/bin/sh
+# The whole test suite, from a fresh clone on a fresh Debian 12 machine:
+#   1. install the Debian packages (scripts/bootstrap.sh),
+#   2. build with gcc and with clang, warnings as errors, and run every test,
+#   3. build with AddressSanitizer + UndefinedBehaviorSanitizer and run every
+#      test again,
+#   4. build the libFuzzer targets and run each briefly on its seed corpus.
+# Usage: scripts/test.sh [--quick]   (--quick: gcc build and tests only)
+# SIPAS_FUZZ_SECONDS sets the time per fuzz target (default 30).
+set -eu
+cd "$(dirname "$0")/.."
+ROOT=$(pwd)
+QUICK=0
+[ "${1:-}" = "--quick" ] && QUICK=1
+FUZZ_SECONDS=${SIPAS_FUZZ_SECONDS:-30}
+JOBS=$(nproc 2>/dev/null || echo 2)
+passed=0
+failed=0
+
+scripts/bootstrap.sh
+
+# build NAME CMAKE-ARGS...: configure and build into build/NAME.
+build() {
+	name=$1
+	shift
+	echo "== build $name"
+	cmake -S "$ROOT" -B "$ROOT/build/$name" -DSIPAS_WERROR=ON "$@" >/dev/null
+	cmake --build "$ROOT/build/$name" -j "$JOBS"
+}
+
+# suite NAME: run ctest in build/NAME and add its counts to the totals.
+suite() {
+	echo "== test $1"
+	if ctest --test-dir "$ROOT/build/$1" -j "$JOBS" --output-on-failure \
+		>"$ROOT/build/$1/ctest.log" 2>&1; then :; fi
+	cat "$ROOT/build/$1/ctest.log"
+	total=$(sed -n 's/.*tests failed out of \([0-9]*\).*/\1/p' "$ROOT/build/$1/ctest.log")
+	bad=$(sed -n 's/.*, \([0-9]*\) tests failed out of.*/\1/p' "$ROOT/build/$1/ctest.log")
+	if [ -z "$total" ]; then
+		echo "ctest in build/$1 did not finish"
+		failed=$((failed + 1))
+		return
+	fi
+	passed=$((passed + total - bad))
+	failed=$((failed + bad))
+}
+
+build gcc -DCMAKE_C_COMPILER=gcc -DCMAKE_BUILD_TYPE=RelWithDebInfo
+suite gcc
+if [ "$QUICK" -eq 0 ]; then
+	build clang -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=RelWithDebInfo
+	suite clang
+	build asan -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=Debug \
+		-DSIPAS_SANITIZE=ON
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+		suite asan
+
+	build fuzz -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+		-DSIPAS_FUZZ=ON -DSIPAS_TESTS=OFF
+	for target in request definition; do
+		echo "== fuzz $target (${FUZZ_SECONDS}s)"
+		work="$ROOT/build/fuzz/run-$target"
+		rm -rf "$work"
+		mkdir -p "$work/corpus"
+		cp "$ROOT/tests/fuzz/corpus/$target"/* "$work/corpus/"
+		if (cd "$work" && "$ROOT/build/fuzz/tests/fuzz_$target" \
+			-max_total_time="$FUZZ_SECONDS" -max_len=70000 \
+			-print_final_stats=1 corpus >fuzz.log 2>&1); then
+			grep -E "stat::number_of_executed_units|stat::average_exec_per_sec" \
+				"$work/fuzz.log" || true
+			passed=$((passed + 1))
+		else
+			tail -n 60 "$work/fuzz.log"
+			failed=$((failed + 1))
+		fi
+	done
+fi
+
+echo
+echo "sipas: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]

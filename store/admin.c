@@ -1,0 +1,327 @@
+/*
+ * admin.c - sipas-admin, the operator's tool on a store.
+ *
+ *   sipas-admin [--store DIR] define FILE     check FILE, store it as a new revision
+ *   sipas-admin check FILE                    check FILE only
+ *   sipas-admin [--store DIR] campaigns       list campaigns and revisions
+ *   sipas-admin [--store DIR] show [CAMPAIGN] summary of a stored definition
+ *
+ * Exit status: 0 success, 1 usage or input error (including an invalid
+ * definition), 2 store error.
+ */
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sipas_buf.h"
+#include "sipas_definition.h"
+#include "sipas_err.h"
+#include "sipas_limits.h"
+#include "sipas_store.h"
+#include "sipas_time.h"
+
+#define EXIT_INPUT 1
+#define EXIT_STORE 2
+
+struct admin {
+	char store_dir[4096];
+	size_t map_size;
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"Usage: sipas-admin [OPTIONS] COMMAND [ARGS]\n"
+		"Operator tool on a sipas store.\n"
+		"\n"
+		"Commands:\n"
+		"  define FILE        check the survey definition FILE and store it as its\n"
+		"                     campaign's new revision (nothing changes if it is invalid)\n"
+		"  check FILE         check FILE only; the store is not opened\n"
+		"  campaigns          list the campaigns of the store and their revisions\n"
+		"  show [CAMPAIGN]    print a summary of a stored definition\n"
+		"\n"
+		"Options:\n"
+		"  -s, --store DIR    store folder (default $SIPAS_HOME/sipas-store,\n"
+		"                     or ./sipas-store when SIPAS_HOME is not set)\n"
+		"      --map-size N   LMDB map size in MiB (default %zu)\n"
+		"  -h, --help         show this help and exit\n"
+		"  -V, --version      show the version and exit\n"
+		"\n"
+		"Exit status: 0 success, 1 usage or input error, 2 store error.\n",
+		SIPAS_STORE_MAP_DEFAULT >> 20);
+}
+
+static int fail(int status, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static int fail(int status, const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "sipas-admin: ");
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	return status;
+}
+
+static unsigned count_criteria(const sipas_def *d)
+{
+	unsigned n = 0;
+
+	for (uint32_t i = 0; i < sipas_def_nforms(d); i++)
+		n += sipas_def_form(d, i)->ncriteria;
+	return n;
+}
+
+static int open_store(const struct admin *a, sipas_store **s)
+{
+	sipas_store_opts opts = {.map_size = a->map_size};
+	sipas_diag diag = {{0}};
+	sipas_err rv = sipas_store_open(s, a->store_dir, &opts, &diag);
+
+	if (rv != SIPAS_OK)
+		return fail(EXIT_STORE, "%s", diag.msg);
+	return 0;
+}
+
+static int cmd_check(const char *path, sipas_def **out, sipas_buf *json)
+{
+	sipas_diag diag = {{0}};
+	sipas_err rv;
+
+	rv = sipas_buf_read_file(json, path, &diag);
+	if (rv != SIPAS_OK)
+		return fail(EXIT_INPUT, "%s", diag.msg);
+	rv = sipas_def_load(json->data, json->len, path, out, &diag);
+	if (rv != SIPAS_OK) {
+		/* The message already names file, JSON path and problem. */
+		fprintf(stderr, "%s\n", diag.msg);
+		return EXIT_INPUT;
+	}
+	return 0;
+}
+
+static int cmd_define(const struct admin *a, const char *path)
+{
+	sipas_buf json;
+	sipas_def *def = NULL;
+	sipas_store *s = NULL;
+	sipas_revision rev;
+	sipas_diag diag = {{0}};
+	bool unchanged = false;
+	int status;
+
+	sipas_buf_init(&json, SIPAS_MAX_DEFINITION);
+	/* Check the file completely before the store is even opened, so a
+	 * bad file cannot change anything. */
+	status = cmd_check(path, &def, &json);
+	if (status != 0)
+		goto out;
+	status = open_store(a, &s);
+	if (status != 0)
+		goto out;
+	if (sipas_store_define(s, json.data, json.len, def, &rev, &unchanged,
+			       &diag) != SIPAS_OK) {
+		status = fail(EXIT_STORE, "%s", diag.msg);
+		goto out;
+	}
+	printf("%s: %s revision %s (blocks %u, units %u, forms %u, criteria %u)\n",
+	       rev.campaign, unchanged ? "unchanged, current" : "stored",
+	       rev.id, sipas_def_nblocks(def), sipas_def_nunits(def),
+	       sipas_def_nforms(def), count_criteria(def));
+out:
+	sipas_store_close(&s);
+	sipas_def_free(&def);
+	sipas_buf_free(&json);
+	return status;
+}
+
+static int cmd_campaigns(const struct admin *a)
+{
+	sipas_store *s = NULL;
+	sipas_revision revs[256];
+	sipas_diag diag = {{0}};
+	size_t n = 0;
+	int status = open_store(a, &s);
+
+	if (status != 0)
+		return status;
+	if (sipas_store_campaigns(s, revs, 256, &n, &diag) != SIPAS_OK) {
+		status = fail(EXIT_STORE, "%s", diag.msg);
+		goto out;
+	}
+	if (n == 0)
+		printf("no campaign is defined in %s\n", a->store_dir);
+	for (size_t i = 0; i < n && i < 256; i++) {
+		char when[21];
+
+		sipas_time_format_utc(revs[i].defined_at, when);
+		printf("%-16s revision %-24s defined %s\n", revs[i].campaign,
+		       revs[i].id, when);
+	}
+	if (n > 256)
+		printf("... and %zu more\n", n - 256);
+out:
+	sipas_store_close(&s);
+	return status;
+}
+
+static void print_summary(const sipas_def *d, const sipas_revision *rev)
+{
+	const sipas_campaign *c = sipas_def_campaign(d);
+	const sipas_scale *sc = sipas_def_scale(d);
+	const sipas_methods *m = sipas_def_methods(d);
+	int32_t off = c->utc_offset < 0 ? -c->utc_offset : c->utc_offset;
+	char when[21];
+
+	sipas_time_format_utc(rev->defined_at, when);
+	printf("campaign   %s  %s\n", c->id, c->title);
+	printf("revision   %s (defined %s)\n", rev->id, when);
+	printf("window     %s .. %s (UTC%c%02d:%02d)\n", c->from, c->to,
+	       c->utc_offset < 0 ? '-' : '+', off / 3600, off / 60 % 60);
+	printf("scale      %lld..%lld, satisfied", (long long)sc->min,
+	       (long long)sc->max);
+	for (uint32_t i = 0; i < sc->nsatisfied; i++)
+		printf(" %lld", (long long)sc->satisfied[i]);
+	if (sc->has_na)
+		printf(", not applicable %lld", (long long)sc->not_applicable);
+	printf("\nmethod     group %s, unit %s, block %s, overall %s, "
+	       "low sample below %u respondents\n",
+	       sipas_method_name(m->group), sipas_method_name(m->unit),
+	       sipas_method_name(m->block), sipas_method_name(m->overall),
+	       m->min_respondents);
+	printf("blocks     %u\n", sipas_def_nblocks(d));
+	for (uint32_t i = 0; i < sipas_def_nblocks(d); i++) {
+		const sipas_block *b = sipas_def_block(d, i);
+
+		printf("  %-12s %3u units  %s\n", b->id, b->nunits, b->name);
+	}
+	printf("forms      %u\n", sipas_def_nforms(d));
+	for (uint32_t i = 0; i < sipas_def_nforms(d); i++) {
+		const sipas_form *f = sipas_def_form(d, i);
+
+		printf("  %-12s %2u groups, %3u criteria, %2u items  %s\n",
+		       f->id, f->ngroups, f->ncriteria, f->nitems, f->name);
+	}
+	printf("units      %u\n", sipas_def_nunits(d));
+	for (uint32_t i = 0; i < sipas_def_nunits(d); i++) {
+		const sipas_unit *u = sipas_def_unit(d, i);
+
+		printf("  %-12s %-12s", u->id, sipas_def_block(d, u->block)->id);
+		for (uint32_t j = 0; j < u->nforms; j++)
+			printf("%s%s", j ? "," : "  ",
+			       sipas_def_form(d, u->forms[j])->id);
+		printf("  %s\n", u->name);
+	}
+}
+
+static int cmd_show(const struct admin *a, const char *campaign)
+{
+	sipas_store *s = NULL;
+	sipas_def *def = NULL;
+	sipas_revision rev;
+	sipas_diag diag = {{0}};
+	sipas_err rv;
+	int status = open_store(a, &s);
+
+	if (status != 0)
+		return status;
+	rv = sipas_store_load_definition(s, campaign, &def, &rev, &diag);
+	if (rv != SIPAS_OK) {
+		status = fail(rv == SIPAS_E_NOT_FOUND || rv == SIPAS_E_AMBIGUOUS
+				      ? EXIT_INPUT
+				      : EXIT_STORE,
+			      "%s", diag.msg);
+		goto out;
+	}
+	print_summary(def, &rev);
+out:
+	sipas_def_free(&def);
+	sipas_store_close(&s);
+	return status;
+}
+
+static int parse_map_size(const char *arg, size_t *out)
+{
+	char *end = NULL;
+	unsigned long long mib = strtoull(arg, &end, 10);
+
+	if (end == arg || *end != '\0' || mib < 1 || mib > (1ull << 24))
+		return -1;
+	*out = (size_t)mib << 20;
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{"store", required_argument, NULL, 's'},
+		{"map-size", required_argument, NULL, 'm'},
+		{"help", no_argument, NULL, 'h'},
+		{"version", no_argument, NULL, 'V'},
+		{NULL, 0, NULL, 0}};
+	struct admin a = {.map_size = 0};
+	const char *cmd;
+	int opt, nargs;
+
+	if (sipas_store_default_dir(a.store_dir, sizeof a.store_dir) != SIPAS_OK)
+		return fail(EXIT_INPUT, "%s", "SIPAS_HOME is too long");
+	while ((opt = getopt_long(argc, argv, "s:hV", longopts, NULL)) != -1) {
+		switch (opt) {
+		case 's':
+			if (strlen(optarg) >= sizeof a.store_dir)
+				return fail(EXIT_INPUT, "%s", "--store: too long");
+			memcpy(a.store_dir, optarg, strlen(optarg) + 1);
+			break;
+		case 'm':
+			if (parse_map_size(optarg, &a.map_size) != 0)
+				return fail(EXIT_INPUT,
+					    "--map-size: '%s' is not a size in MiB "
+					    "(1..16777216)", optarg);
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		case 'V':
+			printf("sipas-admin %s\n", SIPAS_VERSION);
+			return 0;
+		default:
+			usage(stderr);
+			return EXIT_INPUT;
+		}
+	}
+	if (optind >= argc) {
+		usage(stderr);
+		return EXIT_INPUT;
+	}
+	cmd = argv[optind];
+	nargs = argc - optind - 1;
+	if (strcmp(cmd, "define") == 0 && nargs == 1)
+		return cmd_define(&a, argv[optind + 1]);
+	if (strcmp(cmd, "check") == 0 && nargs == 1) {
+		sipas_buf json;
+		sipas_def *def = NULL;
+		int status;
+
+		sipas_buf_init(&json, SIPAS_MAX_DEFINITION);
+		status = cmd_check(argv[optind + 1], &def, &json);
+		if (status == 0)
+			printf("%s: valid definition of campaign %s\n",
+			       argv[optind + 1], sipas_def_campaign(def)->id);
+		sipas_def_free(&def);
+		sipas_buf_free(&json);
+		return status;
+	}
+	if (strcmp(cmd, "campaigns") == 0 && nargs == 0)
+		return cmd_campaigns(&a);
+	if (strcmp(cmd, "show") == 0 && nargs <= 1)
+		return cmd_show(&a, nargs == 1 ? argv[optind + 1] : NULL);
+	return fail(EXIT_INPUT,
+		    "'%s': unknown command or wrong number of arguments "
+		    "(see --help)", cmd);
+}

@@ -1,0 +1,434 @@
+/*
+ * store.c - the LMDB environment of a sipas store (see sipas_store.h).
+ */
+#include "sipas_store.h"
+
+#include <errno.h>
+#include <lmdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <xxhash.h>
+
+#include "sipas_oom.h"
+
+enum { DB_META, DB_CAMPAIGNS, DB_DEFINITIONS, DB_RESPONSES, DB_SEEN,
+       DB_COUNTERS, DB_QUARANTINE, DB_COUNT };
+
+static const char *const db_names[DB_COUNT] = {
+	"meta", "campaigns", "definitions", "responses", "seen", "counters",
+	"quarantine"};
+
+struct sipas_store {
+	MDB_env *env;
+	MDB_dbi dbi[DB_COUNT];
+	char *dir;
+};
+
+/* Campaign record: seq u32, hash u64, defined_at i64, all little-endian. */
+#define CAMPAIGN_REC_LEN 20
+
+static void put_le(unsigned char *p, uint64_t v, int n)
+{
+	for (int i = 0; i < n; i++)
+		p[i] = (unsigned char)(v >> (8 * i));
+}
+
+static uint64_t get_le(const unsigned char *p, int n)
+{
+	uint64_t v = 0;
+
+	for (int i = n - 1; i >= 0; i--)
+		v = (v << 8) | p[i];
+	return v;
+}
+
+static sipas_err lmdb_fail(int rc, const char *what, sipas_diag *diag)
+{
+	sipas_diag_set(diag, "%s: %s", what, mdb_strerror(rc));
+	return rc == MDB_MAP_FULL ? SIPAS_E_MAP_FULL : SIPAS_E_STORE;
+}
+
+sipas_err sipas_store_default_dir(char *out, size_t len)
+{
+	const char *home = getenv("SIPAS_HOME");
+	int n;
+
+	if (home != NULL && *home != '\0')
+		n = snprintf(out, len, "%s/%s", home, SIPAS_STORE_DIRNAME);
+	else
+		n = snprintf(out, len, "./%s", SIPAS_STORE_DIRNAME);
+	return n < 0 || (size_t)n >= len ? SIPAS_E_TOO_LARGE : SIPAS_OK;
+}
+
+/* mkdir -p with mode 0750 for the parts it creates. */
+static sipas_err make_dirs(const char *dir, sipas_diag *diag)
+{
+	char path[4096];
+	size_t n = strlen(dir);
+
+	if (n == 0 || n >= sizeof path) {
+		sipas_diag_set(diag, "store folder name is empty or too long");
+		return SIPAS_E_IO;
+	}
+	memcpy(path, dir, n + 1);
+	for (size_t i = 1; i <= n; i++) {
+		if (path[i] != '/' && path[i] != '\0')
+			continue;
+		path[i] = '\0';
+		if (mkdir(path, 0750) != 0 && errno != EEXIST) {
+			sipas_diag_set(diag, "%s: %s", path, strerror(errno));
+			return SIPAS_E_IO;
+		}
+		path[i] = i < n ? '/' : '\0';
+	}
+	return SIPAS_OK;
+}
+
+/* Create the named databases and the format mark, or check the mark. */
+static sipas_err init_dbs(sipas_store *s, sipas_diag *diag)
+{
+	MDB_txn *txn = NULL;
+	MDB_val key = {6, (void *)"format"}, val;
+	char fmt[16];
+	sipas_err rv = SIPAS_OK;
+	int rc;
+
+	rc = mdb_txn_begin(s->env, NULL, 0, &txn);
+	if (rc != 0)
+		return lmdb_fail(rc, "begin", diag);
+	for (int i = 0; i < DB_COUNT; i++) {
+		rc = mdb_dbi_open(txn, db_names[i], MDB_CREATE, &s->dbi[i]);
+		if (rc != 0) {
+			rv = lmdb_fail(rc, db_names[i], diag);
+			goto out;
+		}
+	}
+	snprintf(fmt, sizeof fmt, "%d", SIPAS_STORE_FORMAT);
+	rc = mdb_get(txn, s->dbi[DB_META], &key, &val);
+	if (rc == MDB_NOTFOUND) {
+		val.mv_data = fmt;
+		val.mv_size = strlen(fmt);
+		rc = mdb_put(txn, s->dbi[DB_META], &key, &val, 0);
+	} else if (rc == 0 && (val.mv_size != strlen(fmt) ||
+			       memcmp(val.mv_data, fmt, val.mv_size) != 0)) {
+		sipas_diag_set(diag, "%s: store format %.*s, this sipas reads %s",
+			       s->dir, (int)(val.mv_size < 8 ? val.mv_size : 8),
+			       (const char *)val.mv_data, fmt);
+		rv = SIPAS_E_VERSION;
+		goto out;
+	}
+	if (rc != 0) {
+		rv = lmdb_fail(rc, "meta", diag);
+		goto out;
+	}
+	rc = mdb_txn_commit(txn);
+	txn = NULL;
+	if (rc != 0)
+		rv = lmdb_fail(rc, "commit", diag);
+out:
+	if (txn != NULL)
+		mdb_txn_abort(txn);
+	return rv;
+}
+
+sipas_err sipas_store_open(sipas_store **out, const char *dir,
+			   const sipas_store_opts *opts, sipas_diag *diag)
+{
+	sipas_store *s = NULL;
+	size_t map_size = opts != NULL && opts->map_size ? opts->map_size
+							 : SIPAS_STORE_MAP_DEFAULT;
+	sipas_err rv;
+	int rc, dead = 0;
+
+	*out = NULL;
+	rv = make_dirs(dir, diag);
+	if (rv != SIPAS_OK)
+		return rv;
+	s = sipas_xcalloc(1, sizeof *s);
+	s->dir = sipas_xstrndup(dir, strlen(dir));
+	rc = mdb_env_create(&s->env);
+	if (rc == 0)
+		rc = mdb_env_set_maxdbs(s->env, DB_COUNT + 4);
+	if (rc == 0)
+		rc = mdb_env_set_mapsize(s->env, map_size);
+	if (rc != 0) {
+		rv = lmdb_fail(rc, dir, diag);
+		goto out;
+	}
+	/* Durable by default: no MDB_NOSYNC, no MDB_NOMETASYNC. MDB_NOTLS so
+	 * read transactions are not tied to the thread that began them. */
+	rc = mdb_env_open(s->env, dir, MDB_NOTLS, 0640);
+	if (rc != 0) {
+		rv = lmdb_fail(rc, dir, diag);
+		goto out;
+	}
+	/* A killed reader (e.g. sipas-snapshot) leaves its slot taken, which
+	 * pins old pages and makes the file grow; free such slots now. */
+	mdb_reader_check(s->env, &dead);
+	rv = init_dbs(s, diag);
+	if (rv != SIPAS_OK)
+		goto out;
+	*out = s;
+	s = NULL;
+out:
+	sipas_store_close(&s);
+	return rv;
+}
+
+void sipas_store_close(sipas_store **sp)
+{
+	sipas_store *s;
+
+	if (sp == NULL || *sp == NULL)
+		return;
+	s = *sp;
+	if (s->env != NULL)
+		mdb_env_close(s->env);
+	free(s->dir);
+	free(s);
+	*sp = NULL;
+}
+
+static void revision_from_record(sipas_revision *rev, const char *campaign,
+				 size_t clen, const MDB_val *val)
+{
+	const unsigned char *p = val->mv_data;
+
+	memset(rev, 0, sizeof *rev);
+	if (clen > SIPAS_DEF_ID_MAX)
+		clen = SIPAS_DEF_ID_MAX;
+	memcpy(rev->campaign, campaign, clen);
+	rev->seq = (uint32_t)get_le(p, 4);
+	rev->hash = get_le(p + 4, 8);
+	rev->defined_at = (int64_t)get_le(p + 12, 8);
+	snprintf(rev->id, sizeof rev->id, "%u-%016llx", rev->seq,
+		 (unsigned long long)rev->hash);
+}
+
+/* Key of one stored revision: campaign id, NUL, seq big-endian (so the
+ * revisions of a campaign sort in order). */
+static size_t definition_key(unsigned char *key, const char *campaign,
+			     uint32_t seq)
+{
+	size_t n = strlen(campaign);
+
+	memcpy(key, campaign, n);
+	key[n] = '\0';
+	for (int i = 0; i < 4; i++)
+		key[n + 1 + i] = (unsigned char)(seq >> (8 * (3 - i)));
+	return n + 5;
+}
+
+/* One attempt at storing a revision; MDB_MAP_FULL is retried by the
+ * caller after growing the map. */
+static int define_txn(sipas_store *s, const char *json, size_t len,
+		      const char *campaign, uint64_t hash, sipas_revision *rev,
+		      bool *unchanged)
+{
+	MDB_txn *txn = NULL;
+	MDB_val ckey = {strlen(campaign), (void *)campaign}, cval, dkey, dval;
+	unsigned char rec[CAMPAIGN_REC_LEN];
+	unsigned char key[SIPAS_DEF_ID_MAX + 5];
+	uint32_t seq = 1;
+	int rc;
+
+	*unchanged = false;
+	rc = mdb_txn_begin(s->env, NULL, 0, &txn);
+	if (rc != 0)
+		return rc;
+	rc = mdb_get(txn, s->dbi[DB_CAMPAIGNS], &ckey, &cval);
+	if (rc == 0 && cval.mv_size == CAMPAIGN_REC_LEN) {
+		sipas_revision cur;
+
+		revision_from_record(&cur, campaign, ckey.mv_size, &cval);
+		dkey.mv_data = key;
+		dkey.mv_size = definition_key(key, campaign, cur.seq);
+		rc = mdb_get(txn, s->dbi[DB_DEFINITIONS], &dkey, &dval);
+		if (rc == 0 && dval.mv_size == len &&
+		    memcmp(dval.mv_data, json, len) == 0) {
+			*rev = cur;
+			*unchanged = true;
+			goto out;
+		}
+		seq = cur.seq + 1;
+	} else if (rc != MDB_NOTFOUND && rc != 0) {
+		goto out;
+	}
+	dkey.mv_data = key;
+	dkey.mv_size = definition_key(key, campaign, seq);
+	dval.mv_data = (void *)json;
+	dval.mv_size = len;
+	rc = mdb_put(txn, s->dbi[DB_DEFINITIONS], &dkey, &dval, 0);
+	if (rc != 0)
+		goto out;
+	put_le(rec, seq, 4);
+	put_le(rec + 4, hash, 8);
+	put_le(rec + 12, (uint64_t)time(NULL), 8);
+	cval.mv_data = rec;
+	cval.mv_size = sizeof rec;
+	rc = mdb_put(txn, s->dbi[DB_CAMPAIGNS], &ckey, &cval, 0);
+	if (rc != 0)
+		goto out;
+	rc = mdb_txn_commit(txn);
+	txn = NULL;
+	if (rc == 0)
+		revision_from_record(rev, campaign, ckey.mv_size, &cval);
+out:
+	if (txn != NULL)
+		mdb_txn_abort(txn);
+	return rc;
+}
+
+sipas_err sipas_store_define(sipas_store *s, const char *json, size_t len,
+			     const sipas_def *def, sipas_revision *rev,
+			     bool *unchanged, sipas_diag *diag)
+{
+	const char *campaign = sipas_def_campaign(def)->id;
+	uint64_t hash = XXH3_64bits(json, len);
+	int rc;
+
+	for (int attempt = 0;; attempt++) {
+		MDB_envinfo info;
+
+		rc = define_txn(s, json, len, campaign, hash, rev, unchanged);
+		if (rc != MDB_MAP_FULL || attempt == 3)
+			break;
+		/* No transaction is open here, which LMDB requires for
+		 * growing the map. */
+		mdb_env_info(s->env, &info);
+		rc = mdb_env_set_mapsize(s->env, info.me_mapsize * 2 + len);
+		if (rc != 0)
+			break;
+	}
+	return rc == 0 ? SIPAS_OK : lmdb_fail(rc, "define", diag);
+}
+
+/* The campaign record of `campaign`, or of the only campaign when NULL. */
+static sipas_err find_campaign(sipas_store *s, MDB_txn *txn,
+			       const char *campaign, sipas_revision *rev,
+			       sipas_diag *diag)
+{
+	MDB_val key, val;
+	MDB_cursor *cur = NULL;
+	sipas_err rv = SIPAS_OK;
+	int rc;
+
+	if (campaign != NULL) {
+		key.mv_data = (void *)campaign;
+		key.mv_size = strlen(campaign);
+		rc = mdb_get(txn, s->dbi[DB_CAMPAIGNS], &key, &val);
+		if (rc == MDB_NOTFOUND) {
+			sipas_diag_set(diag, "%s: no campaign %s", s->dir,
+				       campaign);
+			return SIPAS_E_NOT_FOUND;
+		}
+		if (rc != 0)
+			return lmdb_fail(rc, "campaigns", diag);
+		if (val.mv_size != CAMPAIGN_REC_LEN || key.mv_size > SIPAS_DEF_ID_MAX) {
+			sipas_diag_set(diag, "%s: damaged campaign record", s->dir);
+			return SIPAS_E_STORE;
+		}
+		revision_from_record(rev, campaign, key.mv_size, &val);
+		return SIPAS_OK;
+	}
+	rc = mdb_cursor_open(txn, s->dbi[DB_CAMPAIGNS], &cur);
+	if (rc != 0)
+		return lmdb_fail(rc, "campaigns", diag);
+	rc = mdb_cursor_get(cur, &key, &val, MDB_FIRST);
+	if (rc == MDB_NOTFOUND) {
+		sipas_diag_set(diag, "%s: no campaign is defined", s->dir);
+		rv = SIPAS_E_NOT_FOUND;
+		goto out;
+	}
+	if (rc != 0 || val.mv_size != CAMPAIGN_REC_LEN ||
+	    key.mv_size > SIPAS_DEF_ID_MAX) {
+		rv = rc ? lmdb_fail(rc, "campaigns", diag) : SIPAS_E_STORE;
+		goto out;
+	}
+	revision_from_record(rev, key.mv_data, key.mv_size, &val);
+	if (mdb_cursor_get(cur, &key, &val, MDB_NEXT) == 0) {
+		sipas_diag_set(diag, "%s: several campaigns; name one", s->dir);
+		rv = SIPAS_E_AMBIGUOUS;
+	}
+out:
+	mdb_cursor_close(cur);
+	return rv;
+}
+
+sipas_err sipas_store_load_definition(sipas_store *s, const char *campaign,
+				      sipas_def **out, sipas_revision *rev,
+				      sipas_diag *diag)
+{
+	MDB_txn *txn = NULL;
+	MDB_val key, val;
+	unsigned char k[SIPAS_DEF_ID_MAX + 5];
+	sipas_revision r;
+	sipas_err rv;
+	int rc;
+
+	*out = NULL;
+	if (campaign != NULL && strlen(campaign) > SIPAS_DEF_ID_MAX) {
+		sipas_diag_set(diag, "%s: no campaign %.64s...", s->dir, campaign);
+		return SIPAS_E_NOT_FOUND;
+	}
+	rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn);
+	if (rc != 0)
+		return lmdb_fail(rc, "begin", diag);
+	rv = find_campaign(s, txn, campaign, &r, diag);
+	if (rv != SIPAS_OK)
+		goto out;
+	key.mv_data = k;
+	key.mv_size = definition_key(k, r.campaign, r.seq);
+	rc = mdb_get(txn, s->dbi[DB_DEFINITIONS], &key, &val);
+	if (rc != 0) {
+		rv = lmdb_fail(rc, "definitions", diag);
+		goto out;
+	}
+	/* The JSON was checked when it was defined; a failure now means the
+	 * store is damaged or was written by a different loader. */
+	rv = sipas_def_load(val.mv_data, val.mv_size, r.campaign, out, diag);
+	if (rv == SIPAS_OK && rev != NULL)
+		*rev = r;
+out:
+	mdb_txn_abort(txn);
+	return rv;
+}
+
+sipas_err sipas_store_campaigns(sipas_store *s, sipas_revision *revs,
+				size_t max, size_t *n, sipas_diag *diag)
+{
+	MDB_txn *txn = NULL;
+	MDB_cursor *cur = NULL;
+	MDB_val key, val;
+	sipas_err rv = SIPAS_OK;
+	int rc;
+
+	*n = 0;
+	rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn);
+	if (rc == 0)
+		rc = mdb_cursor_open(txn, s->dbi[DB_CAMPAIGNS], &cur);
+	if (rc != 0) {
+		rv = lmdb_fail(rc, "campaigns", diag);
+		goto out;
+	}
+	for (rc = mdb_cursor_get(cur, &key, &val, MDB_FIRST); rc == 0;
+	     rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT)) {
+		if (val.mv_size != CAMPAIGN_REC_LEN || key.mv_size > SIPAS_DEF_ID_MAX)
+			continue;
+		if (*n < max)
+			revision_from_record(&revs[*n], key.mv_data, key.mv_size,
+					     &val);
+		(*n)++;
+	}
+	if (rc != MDB_NOTFOUND)
+		rv = lmdb_fail(rc, "campaigns", diag);
+out:
+	if (cur != NULL)
+		mdb_cursor_close(cur);
+	if (txn != NULL)
+		mdb_txn_abort(txn);
+	return rv;
+}

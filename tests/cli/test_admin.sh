@@ -1,0 +1,97 @@
+#!/bin/sh
+# test_admin.sh ADMIN SRCDIR - sipas-admin as an operator runs it.
+#
+# Every malformed definition in tests/data/defs/bad/ must exit 1 with one
+# line "FILE: PATH: PROBLEM" (the expected text after "FILE: " is in the
+# .expect file beside it) and leave the store byte for byte unchanged.
+set -u
+ADMIN=$1
+SRC=$2
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/sipas-admin-test.XXXXXX")
+trap 'rm -rf "$TMP"' EXIT
+STORE="$TMP/store"
+pass=0
+fail=0
+
+ok() { pass=$((pass + 1)); }
+bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
+
+# expect_status WANT DESCRIPTION -- COMMAND...
+expect_status() {
+	want=$1; what=$2; shift 3
+	"$@" >"$TMP/out" 2>"$TMP/err"
+	got=$?
+	if [ "$got" -eq "$want" ]; then ok; else
+		bad "$what: exit $got, want $want"; cat "$TMP/out" "$TMP/err"; fi
+}
+
+expect_out() {
+	if grep -q -- "$1" "$TMP/out"; then ok; else
+		bad "stdout lacks '$1'"; cat "$TMP/out"; fi
+}
+
+expect_status 0 "--help" -- "$ADMIN" --help
+expect_out "Usage: sipas-admin"
+expect_status 0 "--version" -- "$ADMIN" --version
+expect_out "sipas-admin [0-9]"
+expect_status 1 "no command" -- "$ADMIN"
+expect_status 1 "unknown command" -- "$ADMIN" --store "$STORE" frobnicate
+expect_status 1 "bad option" -- "$ADMIN" --frob
+expect_status 1 "bad map size" -- "$ADMIN" --map-size 0 campaigns
+expect_status 1 "missing file" -- "$ADMIN" --store "$STORE" define "$TMP/none.json"
+expect_status 1 "show on empty store" -- "$ADMIN" --store "$STORE" show
+
+# The contract's own example, then the project's examples.
+expect_status 0 "define contract example" -- \
+	"$ADMIN" --store "$STORE" define "$SRC/tests/data/defs/contract-example.json"
+expect_out "SL-2024: stored revision 1-"
+expect_status 0 "define again" -- \
+	"$ADMIN" --store "$STORE" define "$SRC/tests/data/defs/contract-example.json"
+expect_out "SL-2024: unchanged, current revision 1-"
+for ex in "$SRC"/examples/*.json; do
+	expect_status 0 "define $ex" -- "$ADMIN" --store "$STORE" define "$ex"
+	expect_out "stored revision"
+done
+expect_status 0 "campaigns" -- "$ADMIN" --store "$STORE" campaigns
+expect_out "^SL-2024 *revision 2-"
+expect_status 0 "show" -- "$ADMIN" --store "$STORE" show VN-2025
+expect_out "^campaign   VN-2025"
+expect_status 1 "show ambiguous" -- "$ADMIN" --store "$STORE" show
+expect_status 1 "show unknown" -- "$ADMIN" --store "$STORE" show XX
+
+# SIPAS_HOME picks the default store folder.
+expect_status 0 "SIPAS_HOME" -- env SIPAS_HOME="$TMP/home" "$ADMIN" \
+	define "$SRC/tests/data/defs/contract-example.json"
+if [ -f "$TMP/home/sipas-store/data.mdb" ]; then ok; else
+	bad "SIPAS_HOME: no $TMP/home/sipas-store/data.mdb"; fi
+
+# A store that cannot be opened: exit 2.
+: >"$TMP/afile"
+expect_status 2 "store is a file" -- \
+	"$ADMIN" --store "$TMP/afile" define "$SRC/tests/data/defs/contract-example.json"
+
+# Malformed definitions: exit 1, one line naming file, path, problem;
+# the store unchanged.
+before=$(md5sum <"$STORE/data.mdb")
+n=0
+for f in "$SRC"/tests/data/defs/bad/*.json; do
+	n=$((n + 1))
+	want="$f: $(cat "${f%.json}.expect")"
+	"$ADMIN" --store "$STORE" define "$f" >"$TMP/out" 2>"$TMP/err"
+	got=$?
+	lines=$(wc -l <"$TMP/err")
+	if [ "$got" -eq 1 ] && [ "$lines" -eq 1 ] &&
+	   [ "$(cat "$TMP/err")" = "$want" ] && [ ! -s "$TMP/out" ]; then
+		ok
+	else
+		bad "$f: exit $got, $lines lines"
+		echo "  want: $want"
+		echo "  got:  $(cat "$TMP/err")"
+	fi
+done
+if [ "$n" -ge 10 ]; then ok; else bad "only $n malformed definitions"; fi
+after=$(md5sum <"$STORE/data.mdb")
+if [ "$before" = "$after" ]; then ok; else bad "store changed by bad files"; fi
+
+echo "admin_cli: $pass passed, $fail failed"
+[ "$fail" -eq 0 ]
