@@ -773,6 +773,9 @@ static sipas_err load_group(struct ld *ld, json_t *obj, int32_t parent,
 		g->weight = json_number_value(w);
 		if (!(g->weight > 0))
 			return bad(ld, "must be > 0");
+		/* Weights are relative; a cap keeps weighted sums finite. */
+		if (g->weight > SIPAS_MAX_WEIGHT)
+			return bad(ld, "must be at most 1000000");
 		pop(ld, mark);
 	}
 	g->parent = parent;

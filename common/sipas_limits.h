@@ -40,6 +40,7 @@
  * valid response of the largest form still fits SIPAS_MAX_ANSWERS. */
 #define SIPAS_MAX_FORM_ENTRIES SIPAS_MAX_ANSWERS
 #define SIPAS_MAX_SCALE_LEVELS 11  /* max - min + 1 of the answer scale */
+#define SIPAS_MAX_WEIGHT 1e6       /* a group weight, relative to its siblings */
 #define SIPAS_MAX_PATH 512         /* bytes of a group path "a/b/c" */
 
 #endif

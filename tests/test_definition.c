@@ -804,6 +804,8 @@ static const struct bad_case {
      "forms[1].groups[0].weight: must be > 0"},
     {BASE, "\"weight\": 0.6", "\"weight\": -1.5",
      "forms[1].groups[0].weight: must be > 0"},
+    {BASE, "\"weight\": 0.6", "\"weight\": 1e308",
+     "forms[1].groups[0].weight: must be at most 1000000"},
     {BASE, "\"weight\": 2", "\"weight\": \"2\"",
      "forms[1].groups[0].groups[0].weight: must be a number"},
     {BASE, "\"id\": \"staff\", \"method\": \"pooled\"",
