@@ -1214,3 +1214,13 @@ out:
 		msgpack_zone_destroy(&zone);
 	return rv;
 }
+
+sipas_err sipas_ack_array_header(sipas_buf *out, size_t n)
+{
+	struct sink s = {out, out->len, SIPAS_OK};
+	msgpack_packer pk;
+
+	msgpack_packer_init(&pk, &s, sink_write);
+	msgpack_pack_array(&pk, n);
+	return sink_end(&s);
+}

@@ -211,4 +211,12 @@ SIPAS_MUST_CHECK sipas_err sipas_ack_decode(const void *frame, size_t len,
 					    sipas_ack *acks, size_t max,
 					    size_t *n, bool *is_array);
 
+/*
+ * Append the header of an array of n acks; the caller then appends n ack
+ * maps (e.g. acks relayed as bytes from a worker). Used by the collector to
+ * answer an array request. SIPAS_E_TOO_LARGE at out's ceiling (out
+ * unchanged).
+ */
+SIPAS_MUST_CHECK sipas_err sipas_ack_array_header(sipas_buf *out, size_t n);
+
 #endif

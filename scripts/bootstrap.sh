@@ -5,7 +5,7 @@ set -eu
 
 PKGS="build-essential cmake pkg-config clang libclang-rt-14-dev \
       libzmq3-dev liblmdb-dev lmdb-utils libmsgpack-dev check \
-      libjansson-dev libsystemd-dev libinih-dev libxxhash-dev python3"
+      libjansson-dev libsystemd-dev libinih-dev libxxhash-dev python3 python3-zmq python3-msgpack"
 
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then

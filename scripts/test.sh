@@ -58,7 +58,7 @@ if [ "$QUICK" -eq 0 ]; then
 
 	build fuzz -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=RelWithDebInfo \
 		-DSIPAS_FUZZ=ON -DSIPAS_TESTS=OFF
-	for target in request definition; do
+	for target in request definition counts; do
 		echo "== fuzz $target (${FUZZ_SECONDS}s)"
 		work="$ROOT/build/fuzz/run-$target"
 		rm -rf "$work"

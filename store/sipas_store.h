@@ -63,6 +63,13 @@ SIPAS_MUST_CHECK sipas_err sipas_store_open(sipas_store **out, const char *dir,
 					    const sipas_store_opts *opts,
 					    sipas_diag *diag);
 
+/* Double the LMDB map (after SIPAS_E_MAP_FULL). No transaction of this
+ * process may be open. */
+SIPAS_MUST_CHECK sipas_err sipas_store_grow(sipas_store *s, sipas_diag *diag);
+
+/* Map size and bytes in use, for warnings and metrics. */
+void sipas_store_usage(sipas_store *s, size_t *map_size, size_t *used);
+
 /* Close the store and set *s to NULL; NULL is fine. */
 void sipas_store_close(sipas_store **s);
 

@@ -13,19 +13,11 @@
 #include <xxhash.h>
 
 #include "sipas_oom.h"
-
-enum { DB_META, DB_CAMPAIGNS, DB_DEFINITIONS, DB_RESPONSES, DB_SEEN,
-       DB_COUNTERS, DB_QUARANTINE, DB_COUNT };
+#include "store_priv.h"
 
 static const char *const db_names[DB_COUNT] = {
 	"meta", "campaigns", "definitions", "responses", "seen", "counters",
 	"quarantine"};
-
-struct sipas_store {
-	MDB_env *env;
-	MDB_dbi dbi[DB_COUNT];
-	char *dir;
-};
 
 /* Campaign record: seq u32, hash u64, defined_at i64, all little-endian. */
 #define CAMPAIGN_REC_LEN 20
@@ -43,6 +35,50 @@ static uint64_t get_le(const unsigned char *p, int n)
 	for (int i = n - 1; i >= 0; i--)
 		v = (v << 8) | p[i];
 	return v;
+}
+
+static sipas_err lmdb_fail(int rc, const char *what, sipas_diag *diag);
+
+static size_t join(unsigned char *key, const char *const *parts, int n)
+{
+	size_t len = 0;
+
+	for (int i = 0; i < n; i++) {
+		size_t k = strlen(parts[i]);
+
+		if (i > 0)
+			key[len++] = '\0';
+		memcpy(key + len, parts[i], k);
+		len += k;
+	}
+	return len;
+}
+
+size_t store_counter_key(unsigned char *key, const char *campaign,
+			 const char *unit, const char *form)
+{
+	const char *parts[] = {campaign, unit, form};
+
+	return join(key, parts, 3);
+}
+
+size_t store_stats_key(unsigned char *key, const char *campaign)
+{
+	const char *parts[] = {campaign, "", ""};
+
+	return join(key, parts, 3);
+}
+
+size_t store_seen_key(unsigned char *key, const char *campaign, const char *id)
+{
+	const char *parts[] = {campaign, id};
+
+	return join(key, parts, 2);
+}
+
+sipas_err store_fail(int rc, const char *what, sipas_diag *diag)
+{
+	return lmdb_fail(rc, what, diag);
 }
 
 static sipas_err lmdb_fail(int rc, const char *what, sipas_diag *diag)
@@ -178,6 +214,27 @@ out:
 	return rv;
 }
 
+sipas_err sipas_store_grow(sipas_store *s, sipas_diag *diag)
+{
+	MDB_envinfo info;
+	int rc;
+
+	mdb_env_info(s->env, &info);
+	rc = mdb_env_set_mapsize(s->env, info.me_mapsize * 2);
+	return rc == 0 ? SIPAS_OK : lmdb_fail(rc, "grow map", diag);
+}
+
+void sipas_store_usage(sipas_store *s, size_t *map_size, size_t *used)
+{
+	MDB_envinfo info;
+	MDB_stat st;
+
+	mdb_env_info(s->env, &info);
+	mdb_env_stat(s->env, &st);
+	*map_size = info.me_mapsize;
+	*used = (info.me_last_pgno + 1) * (size_t)st.ms_psize;
+}
+
 void sipas_store_close(sipas_store **sp)
 {
 	sipas_store *s;
@@ -291,23 +348,19 @@ sipas_err sipas_store_define(sipas_store *s, const char *json, size_t len,
 	int rc;
 
 	for (int attempt = 0;; attempt++) {
-		MDB_envinfo info;
-
 		rc = define_txn(s, json, len, campaign, hash, rev, unchanged);
 		if (rc != MDB_MAP_FULL || attempt == 3)
 			break;
 		/* No transaction is open here, which LMDB requires for
 		 * growing the map. */
-		mdb_env_info(s->env, &info);
-		rc = mdb_env_set_mapsize(s->env, info.me_mapsize * 2 + len);
-		if (rc != 0)
-			break;
+		if (sipas_store_grow(s, diag) != SIPAS_OK)
+			return SIPAS_E_STORE;
 	}
 	return rc == 0 ? SIPAS_OK : lmdb_fail(rc, "define", diag);
 }
 
 /* The campaign record of `campaign`, or of the only campaign when NULL. */
-static sipas_err find_campaign(sipas_store *s, MDB_txn *txn,
+sipas_err store_find_campaign(sipas_store *s, MDB_txn *txn,
 			       const char *campaign, sipas_revision *rev,
 			       sipas_diag *diag)
 {
@@ -363,8 +416,6 @@ sipas_err sipas_store_load_definition(sipas_store *s, const char *campaign,
 				      sipas_diag *diag)
 {
 	MDB_txn *txn = NULL;
-	MDB_val key, val;
-	unsigned char k[SIPAS_DEF_ID_MAX + 5];
 	sipas_revision r;
 	sipas_err rv;
 	int rc;
@@ -377,24 +428,31 @@ sipas_err sipas_store_load_definition(sipas_store *s, const char *campaign,
 	rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn);
 	if (rc != 0)
 		return lmdb_fail(rc, "begin", diag);
-	rv = find_campaign(s, txn, campaign, &r, diag);
-	if (rv != SIPAS_OK)
-		goto out;
-	key.mv_data = k;
-	key.mv_size = definition_key(k, r.campaign, r.seq);
-	rc = mdb_get(txn, s->dbi[DB_DEFINITIONS], &key, &val);
-	if (rc != 0) {
-		rv = lmdb_fail(rc, "definitions", diag);
-		goto out;
-	}
-	/* The JSON was checked when it was defined; a failure now means the
-	 * store is damaged or was written by a different loader. */
-	rv = sipas_def_load(val.mv_data, val.mv_size, r.campaign, out, diag);
+	rv = store_find_campaign(s, txn, campaign, &r, diag);
+	if (rv == SIPAS_OK)
+		rv = store_load_revision(s, txn, &r, out, diag);
 	if (rv == SIPAS_OK && rev != NULL)
 		*rev = r;
-out:
 	mdb_txn_abort(txn);
 	return rv;
+}
+
+sipas_err store_load_revision(sipas_store *s, MDB_txn *txn,
+			      const sipas_revision *r, sipas_def **out,
+			      sipas_diag *diag)
+{
+	unsigned char k[SIPAS_DEF_ID_MAX + 5];
+	MDB_val key, val;
+	int rc;
+
+	key.mv_data = k;
+	key.mv_size = definition_key(k, r->campaign, r->seq);
+	rc = mdb_get(txn, s->dbi[DB_DEFINITIONS], &key, &val);
+	if (rc != 0)
+		return lmdb_fail(rc, "definitions", diag);
+	/* The JSON was checked when it was defined; a failure now means the
+	 * store is damaged or was written by a different loader. */
+	return sipas_def_load(val.mv_data, val.mv_size, r->campaign, out, diag);
 }
 
 sipas_err sipas_store_campaigns(sipas_store *s, sipas_revision *revs,

@@ -1,0 +1,347 @@
+/*
+ * config.c - option table -> getopt_long + inih (see sipas_config.h).
+ */
+#include "sipas_config.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <ini.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sipas_oom.h"
+
+#define MAX_OPTIONS 48
+#define MAX_LIST 32
+
+struct value {
+	bool set;              /* given in the file or on the command line */
+	char *str;
+	int64_t num;
+	bool flag;
+	size_t nlist;
+	char *list[MAX_LIST];
+};
+
+struct sipas_config {
+	const sipas_program *p;
+	struct value v[MAX_OPTIONS];
+};
+
+static void clear(struct value *v)
+{
+	free(v->str);
+	for (size_t i = 0; i < v->nlist; i++)
+		free(v->list[i]);
+	memset(v, 0, sizeof *v);
+}
+
+void sipas_config_free(sipas_config **c)
+{
+	if (c == NULL || *c == NULL)
+		return;
+	for (size_t i = 0; i < (*c)->p->noptions; i++)
+		clear(&(*c)->v[i]);
+	free(*c);
+	*c = NULL;
+}
+
+static int find(const sipas_program *p, const char *name)
+{
+	for (size_t i = 0; i < p->noptions; i++)
+		if (strcmp(p->options[i].name, name) == 0)
+			return (int)i;
+	return -1;
+}
+
+static bool parse_bool(const char *s, bool *out)
+{
+	if (!strcmp(s, "true") || !strcmp(s, "yes") || !strcmp(s, "1") ||
+	    !strcmp(s, "on"))
+		*out = true;
+	else if (!strcmp(s, "false") || !strcmp(s, "no") || !strcmp(s, "0") ||
+		 !strcmp(s, "off"))
+		*out = false;
+	else
+		return false;
+	return true;
+}
+
+/* Set option i from text. On error writes a reason into err. */
+static bool assign(const sipas_option *o, struct value *v, const char *text,
+		   char *err, size_t errlen)
+{
+	char *end = NULL;
+	long long n;
+
+	switch (o->type) {
+	case SIPAS_OPT_STRING:
+		free(v->str);
+		v->str = sipas_xstrndup(text, strlen(text));
+		break;
+	case SIPAS_OPT_INT:
+		errno = 0;
+		n = strtoll(text, &end, 10);
+		if (end == text || *end != '\0' || errno != 0) {
+			snprintf(err, errlen, "'%s' is not an integer", text);
+			return false;
+		}
+		if (n < o->min || n > o->max) {
+			snprintf(err, errlen, "%lld is outside %lld..%lld", n,
+				 (long long)o->min, (long long)o->max);
+			return false;
+		}
+		v->num = n;
+		break;
+	case SIPAS_OPT_BOOL:
+		if (!parse_bool(text, &v->flag)) {
+			snprintf(err, errlen, "'%s' is not true or false", text);
+			return false;
+		}
+		break;
+	case SIPAS_OPT_LIST:
+		if (v->nlist == MAX_LIST) {
+			snprintf(err, errlen, "more than %d values", MAX_LIST);
+			return false;
+		}
+		v->list[v->nlist++] = sipas_xstrndup(text, strlen(text));
+		break;
+	}
+	v->set = true;
+	return true;
+}
+
+struct file_ctx {
+	sipas_config *c;
+	const char *path;
+	char err[512];
+};
+
+/* inih calls this once per "key = value"; returning 0 stops the parse and
+ * makes ini_parse return the line number. */
+static int on_key(void *user, const char *section, const char *name,
+		  const char *value)
+{
+	struct file_ctx *fc = user;
+	char why[256];
+	int i;
+
+	if (section != NULL && section[0] != '\0') {
+		snprintf(fc->err, sizeof fc->err, "[%s]: sections are not used",
+			 section);
+		return 0;
+	}
+	i = find(fc->c->p, name);
+	if (i < 0 || strcmp(name, "config") == 0) {
+		snprintf(fc->err, sizeof fc->err, "%s: unknown key", name);
+		return 0;
+	}
+	if (!assign(&fc->c->p->options[i], &fc->c->v[i], value, why,
+		    sizeof why)) {
+		snprintf(fc->err, sizeof fc->err, "%s: %s", name, why);
+		return 0;
+	}
+	return 1;
+}
+
+static bool read_file(sipas_config *c, const char *path)
+{
+	struct file_ctx fc = {.c = c, .path = path};
+	int line = ini_parse(path, on_key, &fc);
+
+	if (line == 0)
+		return true;
+	if (line < 0)
+		fprintf(stderr, "%s: %s: cannot read: %s\n", c->p->name, path,
+			strerror(errno));
+	else
+		fprintf(stderr, "%s: %s:%d: %s\n", c->p->name, path, line,
+			fc.err[0] ? fc.err : "not a key = value line");
+	return false;
+}
+
+void sipas_config_usage(const sipas_program *p, FILE *f)
+{
+	fprintf(f, "Usage: %s %s\n%s\n\nOptions:\n", p->name, p->synopsis,
+		p->about);
+	for (size_t i = 0; i < p->noptions; i++) {
+		const sipas_option *o = &p->options[i];
+		char left[64];
+
+		snprintf(left, sizeof left, "%c%c%s--%s%s%s",
+			 o->short_name ? '-' : ' ',
+			 o->short_name ? o->short_name : ' ',
+			 o->short_name ? ", " : "  ", o->name,
+			 o->arg ? " " : "", o->arg ? o->arg : "");
+		fprintf(f, "  %-28s %s", left, o->help);
+		if (o->def != NULL)
+			fprintf(f, " (default %s)", o->def);
+		fputc('\n', f);
+	}
+	fprintf(f, "  %-28s %s\n", "-c, --config FILE",
+		"read `key = value` lines (keys as the long options)");
+	fprintf(f, "  %-28s %s\n", "-h, --help", "show this help and exit");
+	fprintf(f, "  %-28s %s\n", "-V, --version", "show the version and exit");
+	if (p->epilog != NULL)
+		fprintf(f, "\n%s\n", p->epilog);
+}
+
+bool sipas_config_load(const sipas_program *p, int argc, char **argv,
+		       sipas_config **out, int *first_arg, int *status)
+{
+	struct option longopts[MAX_OPTIONS + 4];
+	char shorts[3 * MAX_OPTIONS + 8];
+	sipas_config *c = NULL, *cli = NULL;
+	const char *config_path = NULL;
+	size_t ns = 0;
+	bool ok = false;
+	int opt, idx;
+
+	*out = NULL;
+	*status = 1;
+	if (p->noptions > MAX_OPTIONS)
+		abort();
+	c = sipas_xcalloc(1, sizeof *c);
+	cli = sipas_xcalloc(1, sizeof *cli);
+	c->p = cli->p = p;
+	shorts[ns++] = ':';
+	for (size_t i = 0; i < p->noptions; i++) {
+		const sipas_option *o = &p->options[i];
+
+		longopts[i].name = o->name;
+		longopts[i].has_arg = o->type == SIPAS_OPT_BOOL ? no_argument
+							       : required_argument;
+		longopts[i].flag = NULL;
+		longopts[i].val = 256 + (int)i;
+		if (o->short_name) {
+			shorts[ns++] = o->short_name;
+			if (o->type != SIPAS_OPT_BOOL)
+				shorts[ns++] = ':';
+		}
+	}
+	longopts[p->noptions] = (struct option){"config", required_argument, NULL, 'c'};
+	longopts[p->noptions + 1] = (struct option){"help", no_argument, NULL, 'h'};
+	longopts[p->noptions + 2] = (struct option){"version", no_argument, NULL, 'V'};
+	longopts[p->noptions + 3] = (struct option){NULL, 0, NULL, 0};
+	memcpy(shorts + ns, "c:hV", 5);
+
+	optind = 1;
+	opterr = 0;
+	while ((opt = getopt_long(argc, argv, shorts, longopts, &idx)) != -1) {
+		char why[256];
+		int i = -1;
+
+		if (opt == 'h') {
+			sipas_config_usage(p, stdout);
+			*status = 0;
+			goto out;
+		}
+		if (opt == 'V') {
+			printf("%s %s\n", p->name, SIPAS_VERSION);
+			*status = 0;
+			goto out;
+		}
+		if (opt == 'c') {
+			config_path = optarg;
+			continue;
+		}
+		if (opt == '?' || opt == ':') {
+			fprintf(stderr, "%s: %s: %s (see --help)\n", p->name,
+				argv[optind - 1],
+				opt == ':' ? "needs a value" : "unknown option");
+			goto out;
+		}
+		if (opt >= 256)
+			i = opt - 256;
+		else
+			for (size_t k = 0; k < p->noptions; k++)
+				if (p->options[k].short_name == opt)
+					i = (int)k;
+		if (i < 0)
+			goto out;
+		if (!assign(&p->options[i], &cli->v[i],
+			    p->options[i].type == SIPAS_OPT_BOOL ? "true" : optarg,
+			    why, sizeof why)) {
+			fprintf(stderr, "%s: --%s: %s\n", p->name,
+				p->options[i].name, why);
+			goto out;
+		}
+	}
+	/* Defaults, then the file, then the command line on top. */
+	for (size_t i = 0; i < p->noptions; i++) {
+		char why[256];
+
+		if (p->options[i].def != NULL &&
+		    !assign(&p->options[i], &c->v[i], p->options[i].def, why,
+			    sizeof why))
+			abort(); /* a default outside its own range is a bug */
+		c->v[i].set = false;
+	}
+	if (config_path != NULL) {
+		for (size_t i = 0; i < p->noptions; i++)
+			if (p->options[i].type == SIPAS_OPT_LIST)
+				clear(&c->v[i]);
+		if (!read_file(c, config_path))
+			goto out;
+		/* A list the file did not mention keeps its default. */
+		for (size_t i = 0; i < p->noptions; i++) {
+			char why[256];
+
+			if (p->options[i].type == SIPAS_OPT_LIST &&
+			    c->v[i].nlist == 0 && p->options[i].def != NULL &&
+			    !assign(&p->options[i], &c->v[i], p->options[i].def,
+				    why, sizeof why))
+				abort();
+		}
+	}
+	for (size_t i = 0; i < p->noptions; i++) {
+		if (!cli->v[i].set)
+			continue;
+		clear(&c->v[i]);
+		c->v[i] = cli->v[i];
+		memset(&cli->v[i], 0, sizeof cli->v[i]);
+	}
+	*first_arg = optind;
+	*out = c;
+	c = NULL;
+	ok = true;
+out:
+	sipas_config_free(&c);
+	sipas_config_free(&cli);
+	return ok;
+}
+
+static const struct value *get(const sipas_config *c, const char *name,
+			       sipas_opt_type type)
+{
+	int i = find(c->p, name);
+
+	/* Asking for an option that is not in the table is a bug. */
+	if (i < 0 || c->p->options[i].type != type)
+		abort();
+	return &c->v[i];
+}
+
+const char *sipas_config_str(const sipas_config *c, const char *name)
+{
+	return get(c, name, SIPAS_OPT_STRING)->str;
+}
+
+int64_t sipas_config_int(const sipas_config *c, const char *name)
+{
+	return get(c, name, SIPAS_OPT_INT)->num;
+}
+
+bool sipas_config_bool(const sipas_config *c, const char *name)
+{
+	return get(c, name, SIPAS_OPT_BOOL)->flag;
+}
+
+const char *const *sipas_config_list(const sipas_config *c, const char *name,
+				     size_t *n)
+{
+	const struct value *v = get(c, name, SIPAS_OPT_LIST);
+
+	*n = v->nlist;
+	return (const char *const *)v->list;
+}

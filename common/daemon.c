@@ -1,0 +1,123 @@
+/*
+ * daemon.c - signals, systemd notification, clocks (see sipas_daemon.h).
+ */
+#include "sipas_daemon.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <systemd/sd-daemon.h>
+#include <time.h>
+
+static volatile sig_atomic_t stop_flag;
+static volatile sig_atomic_t reload_flag;
+static uint64_t watchdog_usec;
+static int64_t watchdog_last_ms;
+
+static void on_stop(int sig)
+{
+	(void)sig;
+	stop_flag = 1;
+}
+
+static void on_reload(int sig)
+{
+	(void)sig;
+	reload_flag = 1;
+}
+
+void sipas_daemon_signals(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof sa);
+	sigemptyset(&sa.sa_mask);
+	sa.sa_handler = on_stop;
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	sa.sa_handler = on_reload;
+	sigaction(SIGHUP, &sa, NULL);
+	sa.sa_handler = SIG_IGN;
+	sigaction(SIGPIPE, &sa, NULL);
+	if (sd_watchdog_enabled(0, &watchdog_usec) <= 0)
+		watchdog_usec = 0;
+}
+
+bool sipas_daemon_stopping(void)
+{
+	return stop_flag != 0;
+}
+
+bool sipas_daemon_take_reload(void)
+{
+	if (!reload_flag)
+		return false;
+	reload_flag = 0;
+	return true;
+}
+
+void sipas_daemon_request_stop(void)
+{
+	stop_flag = 1;
+}
+
+void sipas_daemon_ready(const char *status)
+{
+	sd_notifyf(0, "READY=1\nSTATUS=%s", status);
+}
+
+void sipas_daemon_stopping_notify(void)
+{
+	sd_notify(0, "STOPPING=1");
+}
+
+void sipas_daemon_reloading(void)
+{
+	struct timespec ts;
+	unsigned long long usec;
+
+	/* systemd 252 wants MONOTONIC_USEC with RELOADING=1. */
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	usec = (unsigned long long)ts.tv_sec * 1000000ull +
+	       (unsigned long long)ts.tv_nsec / 1000ull;
+	sd_notifyf(0, "RELOADING=1\nMONOTONIC_USEC=%llu", usec);
+}
+
+void sipas_daemon_status(const char *status)
+{
+	sd_notifyf(0, "STATUS=%s", status);
+}
+
+uint64_t sipas_daemon_watchdog_usec(void)
+{
+	return watchdog_usec;
+}
+
+void sipas_daemon_watchdog(void)
+{
+	int64_t now;
+
+	if (watchdog_usec == 0)
+		return;
+	now = sipas_now_ms();
+	if (now - watchdog_last_ms < (int64_t)(watchdog_usec / 4000))
+		return;
+	watchdog_last_ms = now;
+	sd_notify(0, "WATCHDOG=1");
+}
+
+int64_t sipas_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int64_t sipas_wall_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}

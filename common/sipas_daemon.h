@@ -1,0 +1,42 @@
+/*
+ * sipas_daemon.h - the lifecycle every daemon shares (style.md, "Daemon
+ * shape"): parse -> config -> open -> READY=1 -> poll loop -> STOPPING=1 ->
+ * release in reverse order.
+ *
+ * Signal handlers only set flags; the loop reads them. Notifications go to
+ * $NOTIFY_SOCKET through libsystemd and are no-ops when it is not set.
+ */
+#ifndef SIPAS_DAEMON_H
+#define SIPAS_DAEMON_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+/* Install handlers: SIGTERM and SIGINT ask to stop, SIGHUP asks to reload;
+ * SIGPIPE is ignored. Call once, before the loop. */
+void sipas_daemon_signals(void);
+/* True once SIGTERM or SIGINT arrived. */
+bool sipas_daemon_stopping(void);
+/* True once after each SIGHUP (the flag is cleared by reading it). */
+bool sipas_daemon_take_reload(void);
+/* Ask the loop to stop, as SIGTERM does (for tests and fatal errors). */
+void sipas_daemon_request_stop(void);
+
+/* sd_notify wrappers. */
+void sipas_daemon_ready(const char *status);
+void sipas_daemon_stopping_notify(void);
+void sipas_daemon_reloading(void);
+void sipas_daemon_status(const char *status);
+
+/* The watchdog period in microseconds when systemd asked for one
+ * (WatchdogSec=), else 0. Send sipas_daemon_watchdog() at least twice per
+ * period; it rate-limits itself to a quarter of it. */
+uint64_t sipas_daemon_watchdog_usec(void);
+void sipas_daemon_watchdog(void);
+
+/* Monotonic clock in milliseconds. */
+int64_t sipas_now_ms(void);
+/* Wall clock in milliseconds since the epoch. */
+int64_t sipas_wall_ms(void);
+
+#endif

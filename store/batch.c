@@ -1,0 +1,659 @@
+/*
+ * batch.c - group-committed writes of responses (see sipas_batch.h).
+ */
+#include "sipas_batch.h"
+
+#include <stdlib.h>
+#include <string.h>
+#define XXH_STATIC_LINKING_ONLY /* XXH3_state_t on the stack */
+#include <xxhash.h>
+
+#include "sipas_counts.h"
+#include "sipas_oom.h"
+#include "store_priv.h"
+
+/* `seen` value: content hash (16), state (1), sequence (8, LE) of the
+ * response in `responses` or of its entry in `quarantine`. */
+#define SEEN_LEN 25
+enum { SEEN_COUNTED = 1, SEEN_QUARANTINED = 2 };
+
+/* Cached definition of one campaign. */
+struct campaign {
+	sipas_revision rev;
+	sipas_def *def;
+	bool present;              /* false: the store has no such campaign */
+	sipas_campaign_stats delta;  /* statistics of the open batch */
+	bool touched;
+};
+
+/* Counter deltas of one (definition, unit, form) in the open batch. */
+struct touched {
+	const sipas_def *def;
+	uint32_t unit, form;
+	sipas_counts *counts;
+};
+
+struct sipas_batch {
+	sipas_store *s;
+	MDB_txn *txn;
+	size_t size;
+	uint64_t next_response, next_quarantine;  /* 0 = not read yet */
+	uint64_t last_txnid;
+
+	struct campaign *camps;
+	size_t ncamps, capcamps;
+
+	struct touched *tab;       /* open addressing, power of two */
+	size_t tabcap, ntouched;
+
+	sipas_buf rec;             /* scratch for records */
+};
+
+sipas_batch *sipas_batch_new(sipas_store *s)
+{
+	sipas_batch *b = sipas_xcalloc(1, sizeof *b);
+
+	b->s = s;
+	b->tabcap = 1024;
+	b->tab = sipas_xcalloc(b->tabcap, sizeof *b->tab);
+	sipas_buf_init(&b->rec, SIPAS_MAX_ARRAY_REQUEST + (16u << 20));
+	return b;
+}
+
+static void drop_touched(sipas_batch *b)
+{
+	for (size_t i = 0; i < b->tabcap; i++)
+		sipas_counts_free(&b->tab[i].counts);
+	memset(b->tab, 0, b->tabcap * sizeof *b->tab);
+	b->ntouched = 0;
+}
+
+void sipas_batch_free(sipas_batch **bp)
+{
+	sipas_batch *b;
+
+	if (bp == NULL || *bp == NULL)
+		return;
+	b = *bp;
+	sipas_batch_abort(b);
+	drop_touched(b);
+	free(b->tab);
+	for (size_t i = 0; i < b->ncamps; i++)
+		sipas_def_free(&b->camps[i].def);
+	free(b->camps);
+	sipas_buf_free(&b->rec);
+	free(b);
+	*bp = NULL;
+}
+
+bool sipas_batch_is_open(const sipas_batch *b)
+{
+	return b->txn != NULL;
+}
+
+size_t sipas_batch_size(const sipas_batch *b)
+{
+	return b->size;
+}
+
+uint64_t sipas_batch_last_txnid(const sipas_batch *b)
+{
+	return b->last_txnid;
+}
+
+static void put_le(unsigned char *p, uint64_t v, int n)
+{
+	for (int i = 0; i < n; i++)
+		p[i] = (unsigned char)(v >> (8 * i));
+}
+
+static uint64_t get_le(const unsigned char *p, int n)
+{
+	uint64_t v = 0;
+
+	for (int i = n - 1; i >= 0; i--)
+		v = (v << 8) | p[i];
+	return v;
+}
+
+static void put_be64(unsigned char *p, uint64_t v)
+{
+	for (int i = 0; i < 8; i++)
+		p[i] = (unsigned char)(v >> (8 * (7 - i)));
+}
+
+/* The next free sequence number of an append-only database. */
+static int next_seq(MDB_txn *txn, MDB_dbi dbi, uint64_t *out)
+{
+	MDB_cursor *cur;
+	MDB_val k, v;
+	int rc = mdb_cursor_open(txn, dbi, &cur);
+
+	if (rc != 0)
+		return rc;
+	rc = mdb_cursor_get(cur, &k, &v, MDB_LAST);
+	if (rc == MDB_NOTFOUND) {
+		*out = 1;
+		rc = 0;
+	} else if (rc == 0 && k.mv_size == 8) {
+		const unsigned char *p = k.mv_data;
+		uint64_t last = 0;
+
+		for (int i = 0; i < 8; i++)
+			last = (last << 8) | p[i];
+		*out = last + 1;
+	} else if (rc == 0) {
+		rc = MDB_CORRUPTED;
+	}
+	mdb_cursor_close(cur);
+	return rc;
+}
+
+/* Reload cached definitions whose revision changed since they were read. */
+static sipas_err refresh(sipas_batch *b, sipas_diag *diag)
+{
+	for (size_t i = 0; i < b->ncamps; i++) {
+		struct campaign *c = &b->camps[i];
+		sipas_revision now;
+		sipas_err rv = store_find_campaign(b->s, b->txn, c->rev.campaign,
+						   &now, NULL);
+
+		if (rv == SIPAS_E_NOT_FOUND) {
+			sipas_def_free(&c->def);
+			c->present = false;
+			continue;
+		}
+		if (rv != SIPAS_OK) {
+			sipas_diag_set(diag, "campaign %s: %s", c->rev.campaign,
+				       sipas_strerror(rv));
+			return rv;
+		}
+		if (c->present && now.seq == c->rev.seq)
+			continue;
+		sipas_def_free(&c->def);
+		rv = store_load_revision(b->s, b->txn, &now, &c->def, diag);
+		if (rv != SIPAS_OK)
+			return rv;
+		c->rev = now;
+		c->present = true;
+	}
+	return SIPAS_OK;
+}
+
+sipas_err sipas_batch_begin(sipas_batch *b, sipas_diag *diag)
+{
+	sipas_err rv;
+	int rc;
+
+	if (b->txn != NULL)
+		return SIPAS_OK;
+	rc = mdb_txn_begin(b->s->env, NULL, 0, &b->txn);
+	if (rc == MDB_MAP_RESIZED) {
+		/* Another process grew the map: adopt its size and retry. */
+		mdb_env_set_mapsize(b->s->env, 0);
+		rc = mdb_txn_begin(b->s->env, NULL, 0, &b->txn);
+	}
+	if (rc != 0) {
+		b->txn = NULL;
+		return store_fail(rc, "begin", diag);
+	}
+	b->size = 0;
+	if (b->next_response == 0)
+		rc = next_seq(b->txn, b->s->dbi[DB_RESPONSES], &b->next_response);
+	if (rc == 0 && b->next_quarantine == 0)
+		rc = next_seq(b->txn, b->s->dbi[DB_QUARANTINE],
+			      &b->next_quarantine);
+	if (rc != 0) {
+		sipas_batch_abort(b);
+		return store_fail(rc, "sequence", diag);
+	}
+	rv = refresh(b, diag);
+	if (rv != SIPAS_OK)
+		sipas_batch_abort(b);
+	return rv;
+}
+
+static struct campaign *find_campaign(sipas_batch *b, const char *id)
+{
+	for (size_t i = 0; i < b->ncamps; i++)
+		if (strcmp(b->camps[i].rev.campaign, id) == 0)
+			return &b->camps[i];
+	return NULL;
+}
+
+/* The cache entry of `id`, loading it on first use. */
+static sipas_err campaign_of(sipas_batch *b, const char *id,
+			     struct campaign **out, sipas_diag *diag)
+{
+	struct campaign *c = find_campaign(b, id);
+	sipas_err rv;
+
+	*out = NULL;
+	if (c != NULL) {
+		*out = c;
+		return SIPAS_OK;
+	}
+	if (strlen(id) == 0 || strlen(id) > SIPAS_DEF_ID_MAX)
+		return SIPAS_OK;
+	if (b->ncamps == b->capcamps) {
+		/* Campaigns are few; a store with thousands is not a goal. */
+		if (b->capcamps >= 4096)
+			return SIPAS_OK;
+		b->capcamps = b->capcamps ? 2 * b->capcamps : 8;
+		b->camps = realloc(b->camps, b->capcamps * sizeof *b->camps);
+		if (b->camps == NULL)
+			abort();
+	}
+	c = &b->camps[b->ncamps];
+	memset(c, 0, sizeof *c);
+	memcpy(c->rev.campaign, id, strlen(id) + 1);
+	rv = store_find_campaign(b->s, b->txn, id, &c->rev, NULL);
+	if (rv == SIPAS_OK) {
+		rv = store_load_revision(b->s, b->txn, &c->rev, &c->def, diag);
+		if (rv != SIPAS_OK)
+			return rv;
+		c->present = true;
+	} else if (rv != SIPAS_E_NOT_FOUND) {
+		sipas_diag_set(diag, "campaign %s: %s", id, sipas_strerror(rv));
+		return rv;
+	}
+	b->ncamps++;
+	*out = c;
+	return SIPAS_OK;
+}
+
+sipas_err sipas_batch_definition(sipas_batch *b, const char *campaign,
+				 const sipas_def **out,
+				 const sipas_revision **rev, sipas_diag *diag)
+{
+	struct campaign *c;
+	sipas_err rv = campaign_of(b, campaign, &c, diag);
+
+	*out = NULL;
+	if (rv != SIPAS_OK || c == NULL || !c->present)
+		return rv;
+	*out = c->def;
+	if (rev != NULL)
+		*rev = &c->rev;
+	return SIPAS_OK;
+}
+
+/*
+ * The content hash of a response: every field in a fixed order, answers
+ * sorted by item id, so the same answers sent in another key order are
+ * the same content.
+ */
+static int cmp_answer(const void *a, const void *b)
+{
+	const sipas_answer *x = *(const sipas_answer *const *)a;
+	const sipas_answer *y = *(const sipas_answer *const *)b;
+
+	return strcmp(x->item, y->item);
+}
+
+static void hash_str(XXH3_state_t *st, const char *s)
+{
+	uint32_t n = s != NULL ? (uint32_t)strlen(s) + 1 : 0;
+
+	XXH3_128bits_update(st, &n, sizeof n);
+	if (s != NULL)
+		XXH3_128bits_update(st, s, n - 1);
+}
+
+static void hash_int(XXH3_state_t *st, int64_t v)
+{
+	XXH3_128bits_update(st, &v, sizeof v);
+}
+
+static void content_hash(const sipas_response *r, unsigned char out[16])
+{
+	const sipas_answer *sorted[SIPAS_MAX_ANSWERS];
+	XXH3_state_t st;
+	XXH128_canonical_t c;
+
+	XXH3_128bits_reset(&st);
+	hash_int(&st, r->v);
+	hash_str(&st, r->id);
+	hash_str(&st, r->campaign);
+	hash_str(&st, r->unit);
+	hash_str(&st, r->form);
+	hash_str(&st, r->channel);
+	hash_int(&st, r->ts);
+	for (uint32_t i = 0; i < r->nanswers; i++)
+		sorted[i] = &r->answers[i];
+	qsort(sorted, r->nanswers, sizeof sorted[0], cmp_answer);
+	hash_int(&st, r->nanswers);
+	for (uint32_t i = 0; i < r->nanswers; i++) {
+		const sipas_answer *a = sorted[i];
+
+		hash_str(&st, a->item);
+		hash_int(&st, a->kind);
+		if (a->kind == SIPAS_ANSWER_INT) {
+			hash_int(&st, a->value);
+			continue;
+		}
+		hash_int(&st, a->ncodes);
+		for (uint32_t k = 0; k < a->ncodes; k++)
+			hash_int(&st, a->codes[k]);
+	}
+	hash_int(&st, r->respondent.present);
+	hash_str(&st, r->respondent.kind);
+	hash_str(&st, r->respondent.gender);
+	hash_str(&st, r->respondent.edu);
+	hash_str(&st, r->respondent.job);
+	hash_str(&st, r->respondent.ethnic);
+	hash_int(&st, r->respondent.has_age ? r->respondent.age : INT64_MIN);
+	hash_str(&st, r->comment);
+	hash_int(&st, r->entry.present);
+	hash_str(&st, r->entry.clerk);
+	hash_str(&st, r->entry.batch);
+	hash_str(&st, r->entry.serial);
+	XXH128_canonicalFromHash(&c, XXH3_128bits_digest(&st));
+	memcpy(out, c.digest, 16);
+}
+
+/* Counter deltas of (d, unit, form), created on first use. */
+static sipas_counts *deltas(sipas_batch *b, const sipas_def *d,
+			    const sipas_unit *u, const sipas_form *f)
+{
+	size_t mask, h;
+
+	if (2 * (b->ntouched + 1) > b->tabcap) {
+		struct touched *old = b->tab;
+		size_t oldcap = b->tabcap;
+
+		b->tabcap *= 2;
+		b->tab = sipas_xcalloc(b->tabcap, sizeof *b->tab);
+		for (size_t i = 0; i < oldcap; i++) {
+			if (old[i].counts == NULL)
+				continue;
+			h = (old[i].unit * 31u + old[i].form) & (b->tabcap - 1);
+			while (b->tab[h].counts != NULL)
+				h = (h + 1) & (b->tabcap - 1);
+			b->tab[h] = old[i];
+		}
+		free(old);
+	}
+	mask = b->tabcap - 1;
+	for (h = (u->index * 31u + f->index) & mask; b->tab[h].counts != NULL;
+	     h = (h + 1) & mask) {
+		struct touched *t = &b->tab[h];
+
+		if (t->def == d && t->unit == u->index && t->form == f->index)
+			return t->counts;
+	}
+	b->tab[h].def = d;
+	b->tab[h].unit = u->index;
+	b->tab[h].form = f->index;
+	b->tab[h].counts = sipas_counts_new(d, f);
+	b->ntouched++;
+	return b->tab[h].counts;
+}
+
+/* Look up (campaign, id) in `seen`: 0 and the stored value, or
+ * MDB_NOTFOUND. */
+static int seen_get(sipas_batch *b, const char *campaign, const char *id,
+		    unsigned char *key, MDB_val *k, MDB_val *v)
+{
+	k->mv_data = key;
+	k->mv_size = store_seen_key(key, campaign, id);
+	return mdb_get(b->txn, b->s->dbi[DB_SEEN], k, v);
+}
+
+static int seen_put(sipas_batch *b, MDB_val *k, const unsigned char hash[16],
+		    int state, uint64_t seq)
+{
+	unsigned char val[SEEN_LEN];
+	MDB_val v = {SEEN_LEN, val};
+
+	memcpy(val, hash, 16);
+	val[16] = (unsigned char)state;
+	put_le(val + 17, seq, 8);
+	return mdb_put(b->txn, b->s->dbi[DB_SEEN], k, &v, 0);
+}
+
+/* Append raw with its origin under a new sequence key of dbi. */
+static int append_raw(sipas_batch *b, int db, uint64_t seq, const void *head,
+		      size_t headlen, const void *raw, size_t rawlen,
+		      const sipas_origin *from)
+{
+	unsigned char key[8], *p;
+	size_t srclen = from->source ? strlen(from->source) : 0;
+	MDB_val k = {8, key}, v;
+	int rc;
+
+	if (srclen > SIPAS_DEF_ID_MAX)
+		srclen = SIPAS_DEF_ID_MAX;
+	put_be64(key, seq);
+	v.mv_size = 1 + 8 + 1 + srclen + headlen + rawlen;
+	/* MDB_RESERVE: LMDB hands out the space; we write into it once. */
+	rc = mdb_put(b->txn, b->s->dbi[db], &k, &v, MDB_APPEND | MDB_RESERVE);
+	if (rc != 0)
+		return rc;
+	p = v.mv_data;
+	p[0] = 1;
+	put_le(p + 1, (uint64_t)from->received_ms, 8);
+	p[9] = (unsigned char)srclen;
+	memcpy(p + 10, from->source, srclen);
+	memcpy(p + 10 + srclen, head, headlen);
+	memcpy(p + 10 + srclen + headlen, raw, rawlen);
+	return 0;
+}
+
+static sipas_err fail_txn(sipas_batch *b, int rc, const char *what,
+			  sipas_diag *diag)
+{
+	sipas_batch_abort(b);
+	return store_fail(rc, what, diag);
+}
+
+sipas_err sipas_batch_add(sipas_batch *b, const sipas_def *d,
+			  const sipas_checked *chk, const sipas_response *r,
+			  const void *raw, size_t rawlen,
+			  const sipas_origin *from, sipas_outcome *out,
+			  sipas_diag *diag)
+{
+	unsigned char key[STORE_KEY_MAX], hash[16];
+	struct campaign *camp;
+	MDB_val k, v;
+	int rc;
+	sipas_err rv;
+
+	out->status = SIPAS_REJECTED;
+	out->code = SIPAS_E_CONFLICT;
+	rv = campaign_of(b, r->campaign, &camp, diag);
+	if (rv != SIPAS_OK || camp == NULL)
+		return rv != SIPAS_OK ? rv : SIPAS_E_NOT_FOUND;
+	content_hash(r, hash);
+	rc = seen_get(b, r->campaign, r->id, key, &k, &v);
+	if (rc == 0 && v.mv_size == SEEN_LEN) {
+		const unsigned char *sv = v.mv_data;
+		bool same = memcmp(sv, hash, 16) == 0;
+
+		if (sv[16] == SEEN_COUNTED || !same) {
+			out->status = same ? SIPAS_DUPLICATE : SIPAS_REJECTED;
+			out->code = same ? SIPAS_OK : SIPAS_E_CONFLICT;
+			if (same)
+				camp->delta.duplicates++;
+			else
+				camp->delta.conflicts++;
+			camp->touched = true;
+			return SIPAS_OK;
+		}
+		/* The same response was quarantined and now passes: take it
+		 * out of the quarantine and count it below. */
+		{
+			unsigned char qk[8];
+			MDB_val qkey = {8, qk};
+
+			put_be64(qk, get_le(sv + 17, 8));
+			rc = mdb_del(b->txn, b->s->dbi[DB_QUARANTINE], &qkey, NULL);
+			if (rc != 0 && rc != MDB_NOTFOUND)
+				return fail_txn(b, rc, "quarantine", diag);
+			camp->delta.quarantined--;  /* wraps; summed as deltas */
+		}
+	} else if (rc != MDB_NOTFOUND && rc != 0) {
+		return fail_txn(b, rc, "seen", diag);
+	}
+	rc = seen_put(b, &k, hash, SEEN_COUNTED, b->next_response);
+	if (rc == 0)
+		rc = append_raw(b, DB_RESPONSES, b->next_response, NULL, 0, raw,
+				rawlen, from);
+	if (rc != 0)
+		return fail_txn(b, rc, "responses", diag);
+	b->next_response++;
+	sipas_counts_add(deltas(b, d, chk->unit, chk->form), chk);
+	camp->delta.accepted++;
+	camp->touched = true;
+	b->size++;
+	out->status = SIPAS_ACCEPTED;
+	out->code = SIPAS_OK;
+	return SIPAS_OK;
+}
+
+sipas_err sipas_batch_quarantine(sipas_batch *b, const sipas_response *r,
+				 const void *raw, size_t rawlen,
+				 const sipas_origin *from,
+				 const sipas_fault *fault, sipas_outcome *out,
+				 sipas_diag *diag)
+{
+	unsigned char key[STORE_KEY_MAX], hash[16], head[4];
+	struct campaign *camp = NULL;
+	MDB_val k, v;
+	sipas_err rv;
+	int rc;
+
+	out->status = SIPAS_REJECTED;
+	out->code = fault->code;
+	rv = campaign_of(b, r->campaign, &camp, diag);
+	if (rv != SIPAS_OK)
+		return rv;
+	content_hash(r, hash);
+	rc = seen_get(b, r->campaign, r->id, key, &k, &v);
+	if (rc == 0 && v.mv_size == SEEN_LEN) {
+		const unsigned char *sv = v.mv_data;
+		bool same = memcmp(sv, hash, 16) == 0;
+
+		if (sv[16] == SEEN_COUNTED) {
+			out->status = same ? SIPAS_DUPLICATE : SIPAS_REJECTED;
+			out->code = same ? SIPAS_OK : SIPAS_E_CONFLICT;
+		} else if (!same) {
+			out->code = SIPAS_E_CONFLICT;
+		}
+		/* Already quarantined with this content: stored once. */
+		return SIPAS_OK;
+	} else if (rc != MDB_NOTFOUND && rc != 0) {
+		return fail_txn(b, rc, "seen", diag);
+	}
+	rc = seen_put(b, &k, hash, SEEN_QUARANTINED, b->next_quarantine);
+	/* The quarantine entry leads with the refusal code. */
+	put_le(head, (uint64_t)fault->code, 4);
+	if (rc == 0)
+		rc = append_raw(b, DB_QUARANTINE, b->next_quarantine, head,
+				sizeof head, raw, rawlen, from);
+	if (rc != 0)
+		return fail_txn(b, rc, "quarantine", diag);
+	b->next_quarantine++;
+	if (camp != NULL) {
+		camp->delta.quarantined++;
+		camp->touched = true;
+	}
+	b->size++;
+	return SIPAS_OK;
+}
+
+/* Merge the deltas of one (unit, form) into its stored record. */
+static int write_counts(sipas_batch *b, const struct touched *t)
+{
+	const sipas_def *d = t->def;
+	const char *campaign = sipas_def_campaign(d)->id;
+	unsigned char key[STORE_KEY_MAX];
+	MDB_val k = {0, key}, v;
+	int rc;
+
+	k.mv_size = store_counter_key(key, campaign, sipas_def_unit(d, t->unit)->id,
+				      sipas_def_form(d, t->form)->id);
+	rc = mdb_get(b->txn, b->s->dbi[DB_COUNTERS], &k, &v);
+	if (rc == 0) {
+		if (sipas_counts_decode(t->counts, v.mv_data, v.mv_size) != SIPAS_OK)
+			return MDB_CORRUPTED;
+	} else if (rc != MDB_NOTFOUND) {
+		return rc;
+	}
+	sipas_buf_reset(&b->rec);
+	if (sipas_counts_encode(t->counts, &b->rec) != SIPAS_OK)
+		return MDB_BAD_VALSIZE;
+	v.mv_data = b->rec.data;
+	v.mv_size = b->rec.len;
+	return mdb_put(b->txn, b->s->dbi[DB_COUNTERS], &k, &v, 0);
+}
+
+static int write_stats(sipas_batch *b, struct campaign *c)
+{
+	unsigned char key[STORE_KEY_MAX];
+	MDB_val k = {0, key}, v;
+	sipas_campaign_stats st = c->delta;
+	int rc;
+
+	k.mv_size = store_stats_key(key, c->rev.campaign);
+	rc = mdb_get(b->txn, b->s->dbi[DB_COUNTERS], &k, &v);
+	if (rc == 0) {
+		if (sipas_stats_decode(&st, v.mv_data, v.mv_size) != SIPAS_OK)
+			return MDB_CORRUPTED;
+	} else if (rc != MDB_NOTFOUND) {
+		return rc;
+	}
+	sipas_buf_reset(&b->rec);
+	if (sipas_stats_encode(&st, &b->rec) != SIPAS_OK)
+		return MDB_BAD_VALSIZE;
+	v.mv_data = b->rec.data;
+	v.mv_size = b->rec.len;
+	return mdb_put(b->txn, b->s->dbi[DB_COUNTERS], &k, &v, 0);
+}
+
+static void clear_deltas(sipas_batch *b)
+{
+	drop_touched(b);
+	for (size_t i = 0; i < b->ncamps; i++) {
+		memset(&b->camps[i].delta, 0, sizeof b->camps[i].delta);
+		b->camps[i].touched = false;
+	}
+}
+
+sipas_err sipas_batch_commit(sipas_batch *b, sipas_diag *diag)
+{
+	MDB_txn *txn = b->txn;
+	int rc = 0;
+
+	if (txn == NULL)
+		return SIPAS_OK;
+	for (size_t i = 0; i < b->tabcap && rc == 0; i++)
+		if (b->tab[i].counts != NULL)
+			rc = write_counts(b, &b->tab[i]);
+	for (size_t i = 0; i < b->ncamps && rc == 0; i++)
+		if (b->camps[i].touched)
+			rc = write_stats(b, &b->camps[i]);
+	if (rc != 0)
+		return fail_txn(b, rc, "counters", diag);
+	b->last_txnid = mdb_txn_id(txn);
+	b->txn = NULL;
+	rc = mdb_txn_commit(txn);
+	clear_deltas(b);
+	b->size = 0;
+	if (rc != 0) {
+		/* A failed commit leaves the sequences unknown: re-read them. */
+		b->next_response = b->next_quarantine = 0;
+		return store_fail(rc, "commit", diag);
+	}
+	return SIPAS_OK;
+}
+
+void sipas_batch_abort(sipas_batch *b)
+{
+	if (b->txn != NULL)
+		mdb_txn_abort(b->txn);
+	b->txn = NULL;
+	b->size = 0;
+	b->next_response = b->next_quarantine = 0;
+	clear_deltas(b);
+}

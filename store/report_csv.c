@@ -1,0 +1,2 @@
+/* placeholder: being written */
+#include "sipas_err.h"

@@ -1,0 +1,50 @@
+/*
+ * store_priv.h - what store.c, view.c and batch.c share about the LMDB
+ * environment. Not for other modules: they use sipas_store.h.
+ */
+#ifndef SIPAS_STORE_PRIV_H
+#define SIPAS_STORE_PRIV_H
+
+#include <lmdb.h>
+
+#include "sipas_store.h"
+
+enum { DB_META, DB_CAMPAIGNS, DB_DEFINITIONS, DB_RESPONSES, DB_SEEN,
+       DB_COUNTERS, DB_QUARANTINE, DB_COUNT };
+
+struct sipas_store {
+	MDB_env *env;
+	MDB_dbi dbi[DB_COUNT];
+	char *dir;
+};
+
+/* Keys: every key that names a campaign starts with its id and a NUL, so
+ * one campaign's records are one contiguous range. */
+#define STORE_KEY_MAX (3 * (SIPAS_DEF_ID_MAX + 1) + 8)
+
+/* Counter record of (campaign, unit, form): "C\0U\0F". */
+size_t store_counter_key(unsigned char *key, const char *campaign,
+			 const char *unit, const char *form);
+/* Campaign statistics record: "C\0\0" (no unit id is empty). */
+size_t store_stats_key(unsigned char *key, const char *campaign);
+/* Dedupe record of a response: "C\0ID". */
+size_t store_seen_key(unsigned char *key, const char *campaign,
+		      const char *id);
+
+/* Map an LMDB code to a sipas_err, with the LMDB text in diag. */
+sipas_err store_fail(int rc, const char *what, sipas_diag *diag);
+
+/* The current revision of `campaign` (NULL: the only one) as of txn. */
+sipas_err store_find_campaign(sipas_store *s, MDB_txn *txn,
+			      const char *campaign, sipas_revision *rev,
+			      sipas_diag *diag);
+/* Load the definition of rev as of txn. */
+sipas_err store_load_revision(sipas_store *s, MDB_txn *txn,
+			      const sipas_revision *rev, sipas_def **out,
+			      sipas_diag *diag);
+
+/* Statistics record: accepted, duplicates, conflicts, quarantined as
+ * four varints. */
+#define STORE_STATS_MAX 40
+
+#endif

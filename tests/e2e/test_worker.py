@@ -1,0 +1,167 @@
+"""End-to-end tests of sipas-worker, spoken to as a collector speaks to it."""
+import json
+import os
+import struct
+import time
+
+import msgpack
+
+from harness import SRC, load_definition, response, run, test
+
+CONTRACT = os.path.join(SRC, "tests/data/defs/contract-example.json")
+SONLA = os.path.join(SRC, "examples/sonla-2024.json")
+
+
+def relay(token, flags=0, source=b"test"):
+    return struct.pack("<BBQqB", 1, flags, token, int(time.time() * 1000),
+                       len(source)) + source
+
+
+class Hop:
+    """A DEALER speaking [relay][response] to a worker."""
+
+    def __init__(self, env):
+        self.c = env.worker_client()
+        self.token = 0
+
+    def send(self, resp, flags=0, raw=None):
+        self.token += 1
+        body = raw if raw is not None else msgpack.packb(resp, use_bin_type=True)
+        self.c.sock.send_multipart([relay(self.token, flags), body])
+        return self.token
+
+    def recv(self, timeout=10.0):
+        if not self.c.sock.poll(int(timeout * 1000)):
+            raise AssertionError("worker did not answer")
+        head, ack = self.c.sock.recv_multipart()
+        token = struct.unpack("<Q", head[2:10])[0]
+        return token, msgpack.unpackb(ack, raw=False)
+
+    def call(self, resp, flags=0):
+        t = self.send(resp, flags)
+        token, ack = self.recv()
+        assert token == t, (token, t)
+        return ack
+
+
+@test
+def accepted_duplicate_conflict(env):
+    env.define(SONLA)
+    w = env.worker()
+    hop = Hop(env)
+    d = load_definition(SONLA)
+    r = response(d, 1)
+    assert hop.call(r) == {"id": r["id"], "status": "accepted"}
+    assert hop.call(r) == {"id": r["id"], "status": "duplicate"}
+    # The same answers in another key order are the same content.
+    r2 = dict(r, items=dict(reversed(list(r["items"].items()))))
+    assert hop.call(r2)["status"] == "duplicate"
+    other = dict(r, channel="portal")
+    ack = hop.call(other)
+    assert ack["status"] == "rejected" and ack["code"] == "conflict", ack
+    assert w.stop() == 0
+
+
+@test
+def rejected_is_not_stored(env):
+    env.define(SONLA)
+    env.worker()
+    hop = Hop(env)
+    d = load_definition(SONLA)
+    bad = response(d, 2, unit="NOPE")
+    for _ in range(2):
+        ack = hop.call(bad)
+        assert ack["status"] == "rejected", ack
+        assert ack["code"] == "unknown_unit" and ack["field"] == "unit", ack
+    ack = hop.call(response(d, 3, campaign="XX-1"))
+    assert ack["code"] == "unknown_campaign", ack
+    r = response(d, 4)
+    del r["items"][next(iter(r["items"]))]
+    ack = hop.call(r)
+    assert ack["code"] == "missing_item", ack
+
+
+@test
+def pipelined_batch_then_sigkill_keeps_every_ack(env):
+    env.define(SONLA)
+    w = env.worker()
+    hop = Hop(env)
+    d = load_definition(SONLA)
+    n = 3000
+    for i in range(n):
+        hop.send(response(d, i))
+    statuses = {}
+    for _ in range(n):
+        _, ack = hop.recv()
+        statuses[ack["id"]] = ack["status"]
+    assert set(statuses.values()) == {"accepted"}, set(statuses.values())
+    assert len(statuses) == n
+    w.kill()                      # SIGKILL: every ack above was after fsync
+    env.worker()
+    hop2 = Hop(env)
+    for i in range(n):
+        hop2.send(response(d, i))
+    again = [hop2.recv()[1]["status"] for _ in range(n)]
+    assert set(again) == {"duplicate"}, set(again)
+
+
+@test
+def new_revision_applies_without_restart(env):
+    d = load_definition(CONTRACT)
+    env.define(CONTRACT)
+    env.worker()
+    hop = Hop(env)
+    r = response(d, 1, unit="SNG")
+    assert hop.call(r)["code"] == "unknown_unit"
+    d["units"].append({"id": "SNG", "name": "Sở Ngoại vụ", "block": "dept",
+                       "forms": ["direct"]})
+    path = os.path.join(env.dir, "rev2.json")
+    with open(path, "w", encoding="utf-8") as f:
+        json.dump(d, f, ensure_ascii=False)
+    assert "revision 2-" in env.define(path).stdout
+    assert hop.call(r)["status"] == "accepted"
+
+
+@test
+def spooled_refusal_goes_to_quarantine_once(env):
+    env.define(SONLA)
+    env.worker()
+    hop = Hop(env)
+    d = load_definition(SONLA)
+    bad = response(d, 7, unit="GONE")
+    for _ in range(2):
+        ack = hop.call(bad, flags=1)
+        assert ack["status"] == "rejected" and ack["code"] == "unknown_unit"
+    good = response(d, 8)
+    assert hop.call(good, flags=1)["status"] == "accepted"
+    assert hop.call(good, flags=1)["status"] == "duplicate"
+
+
+@test
+def bad_peers_do_not_stop_it(env):
+    env.define(SONLA)
+    w = env.worker()
+    hop = Hop(env)
+    hop.c.sock.send_multipart([b"not a relay header", b"x"])
+    hop.c.sock.send(b"one frame only")
+    hop.c.sock.send_multipart([relay(9), b"x", b"extra"])
+    hop.c.sock.send_multipart([relay(10), b"\xc1"])   # not msgpack
+    token, ack = hop.recv()
+    assert token == 10 and ack["code"] == "malformed", ack
+    d = load_definition(SONLA)
+    assert hop.call(response(d, 1))["status"] == "accepted"
+    assert w.alive()
+    assert w.stop() == 0
+
+
+@test
+def sigterm_exits_zero_quickly(env):
+    env.define(SONLA)
+    w = env.worker()
+    t0 = time.time()
+    assert w.stop() == 0
+    assert time.time() - t0 < 10
+
+
+if __name__ == "__main__":
+    run()

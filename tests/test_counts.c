@@ -1,0 +1,3 @@
+/* placeholder: replaced by the suite of this module */
+#include "testutil.h"
+int main(void) { return 1; }

@@ -1,0 +1,84 @@
+/*
+ * main.c - sipas-worker: parse options, open, READY=1, serve, STOPPING=1.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "sipas_config.h"
+#include "sipas_daemon.h"
+#include "sipas_log.h"
+#include "sipas_store.h"
+#include "sipas_worker.h"
+
+static const sipas_option options[] = {
+	{"store", 's', SIPAS_OPT_STRING, "DIR", NULL, 0, 0,
+	 "store folder ($SIPAS_HOME/sipas-store or ./sipas-store)"},
+	{"bind", 'b', SIPAS_OPT_STRING, "ENDPOINT", "tcp://127.0.0.1:7301", 0, 0,
+	 "where collectors connect"},
+	{"batch-max", 0, SIPAS_OPT_INT, "N", "10000", 1, 100000,
+	 "responses per commit at most"},
+	{"map-size", 0, SIPAS_OPT_INT, "MIB", "1024", 1, 1 << 24,
+	 "initial LMDB map size in MiB (grown when full)"},
+	{"rcvhwm", 0, SIPAS_OPT_INT, "N", "20000", 100, 1000000,
+	 "ZeroMQ high-water mark (messages queued per socket)"},
+	{"log-level", 0, SIPAS_OPT_STRING, "LEVEL", "info", 0, 0,
+	 "err, warning, notice, info or debug"},
+};
+
+static const sipas_program program = {
+	"sipas-worker", "[OPTIONS]",
+	"Validates survey responses from collectors against the store's "
+	"definitions,\ncounts them durably in LMDB and acknowledges each.",
+	"Exit status: 0 clean stop, 1 usage or configuration error, 2 the "
+	"store or\nthe socket could not be opened.",
+	options, sizeof options / sizeof options[0]};
+
+int main(int argc, char **argv)
+{
+	sipas_config *cfg = NULL;
+	sipas_worker *w = NULL;
+	sipas_worker_opts o;
+	sipas_diag diag = {{0}};
+	char store_dir[4096];
+	int first, status, level;
+
+	if (!sipas_config_load(&program, argc, argv, &cfg, &first, &status))
+		return status;
+	status = 1;
+	if (first < argc) {
+		fprintf(stderr, "sipas-worker: unexpected argument '%s'\n",
+			argv[first]);
+		goto out;
+	}
+	level = sipas_log_parse_level(sipas_config_str(cfg, "log-level"));
+	if (level < 0) {
+		fprintf(stderr, "sipas-worker: --log-level: unknown level\n");
+		goto out;
+	}
+	sipas_log_set_level(level);
+	if (sipas_config_str(cfg, "store") != NULL)
+		snprintf(store_dir, sizeof store_dir, "%s",
+			 sipas_config_str(cfg, "store"));
+	else if (sipas_store_default_dir(store_dir, sizeof store_dir) != SIPAS_OK)
+		goto out;
+	memset(&o, 0, sizeof o);
+	o.store_dir = store_dir;
+	o.bind = sipas_config_str(cfg, "bind");
+	o.batch_max = (size_t)sipas_config_int(cfg, "batch-max");
+	o.map_size = (size_t)sipas_config_int(cfg, "map-size") << 20;
+	o.rcvhwm = (int)sipas_config_int(cfg, "rcvhwm");
+
+	sipas_daemon_signals();
+	if (sipas_worker_new(&w, &o, &diag) != SIPAS_OK) {
+		sipas_log(SIPAS_LOG_ERR, "WRK-OPEN-FAIL", "%s", diag.msg);
+		status = 2;
+		goto out;
+	}
+	sipas_daemon_ready("serving");
+	status = sipas_worker_run(w) == SIPAS_OK ? 0 : 2;
+	sipas_daemon_stopping_notify();
+out:
+	sipas_worker_free(&w);
+	sipas_config_free(&cfg);
+	return status;
+}

@@ -1,0 +1,34 @@
+/*
+ * sipas_worker.h - the worker: receives responses from collectors,
+ * validates them against the store's definitions, counts them in group
+ * commits and answers each with an ack after its commit returned.
+ */
+#ifndef SIPAS_WORKER_H
+#define SIPAS_WORKER_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "sipas_err.h"
+
+typedef struct sipas_worker_opts {
+	const char *store_dir;
+	const char *bind;       /* ROUTER endpoint collectors connect to */
+	size_t batch_max;       /* responses per commit at most */
+	size_t map_size;        /* initial LMDB map size, bytes (0: default) */
+	int rcvhwm;             /* ZeroMQ receive high-water mark */
+} sipas_worker_opts;
+
+typedef struct sipas_worker sipas_worker;
+
+/* Open the store and bind. The caller frees the worker. */
+SIPAS_MUST_CHECK sipas_err sipas_worker_new(sipas_worker **out,
+					    const sipas_worker_opts *o,
+					    sipas_diag *diag);
+
+/* Serve until sipas_daemon_stopping(); then commit what is held, answer
+ * what is owed and return. */
+SIPAS_MUST_CHECK sipas_err sipas_worker_run(sipas_worker *w);
+
+void sipas_worker_free(sipas_worker **w);
+
+#endif
