@@ -37,6 +37,8 @@
 #define SIPAS_INPUT_MAX_LINE (1u << 20)   /* bytes of a JSONL line / CSV record */
 #define SIPAS_INPUT_MAX_COLUMNS 1024      /* columns of a CSV file */
 
+typedef struct sipas_input sipas_input;
+
 typedef enum sipas_input_format {
 	SIPAS_INPUT_JSONL = 0,
 	SIPAS_INPUT_CSV = 1

@@ -629,6 +629,8 @@ sipas_err sipas_spool_append(sipas_spool *sp, sipas_hash128 key,
 	return SIPAS_OK;
 }
 
+static sipas_err forget(sipas_spool *sp, uint64_t seq, sipas_diag *diag);
+
 sipas_err sipas_spool_next(sipas_spool *sp, sipas_buf *out, uint64_t *seq,
 			   int64_t *received_ms, sipas_hash128 *key,
 			   sipas_diag *diag)
@@ -667,7 +669,7 @@ sipas_err sipas_spool_next(sipas_spool *sp, sipas_buf *out, uint64_t *seq,
 		sipas_diag ignored;
 
 		/* Unreadable: forget it rather than retry it forever. */
-		(void)sipas_spool_done(sp, s, &ignored);
+		(void)forget(sp, s, &ignored);
 		return SIPAS_E_IO;
 	}
 	*seq = s;
@@ -691,7 +693,7 @@ void sipas_spool_release(sipas_spool *sp, uint64_t seq)
 		sp->cursor = seq;
 }
 
-sipas_err sipas_spool_done(sipas_spool *sp, uint64_t seq, sipas_diag *diag)
+static sipas_err forget(sipas_spool *sp, uint64_t seq, sipas_diag *diag)
 {
 	struct entry *e = entry_at(sp, seq);
 	struct segment *s;
@@ -716,6 +718,11 @@ sipas_err sipas_spool_done(sipas_spool *sp, uint64_t seq, sipas_diag *diag)
 		sp->n--;
 	}
 	return rv;
+}
+
+sipas_err sipas_spool_done(sipas_spool *sp, uint64_t seq, sipas_diag *diag)
+{
+	return forget(sp, seq, diag);
 }
 
 void sipas_spool_stats_get(const sipas_spool *sp, sipas_spool_stats *st)

@@ -15,7 +15,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "sipas_batch.h"
 #include "sipas_buf.h"
+#include "sipas_oom.h"
+#include "sipas_protocol.h"
+#include "sipas_view.h"
 #include "sipas_definition.h"
 #include "sipas_err.h"
 #include "sipas_limits.h"
@@ -42,6 +46,9 @@ static void usage(FILE *f)
 		"  check FILE         check FILE only; the store is not opened\n"
 		"  campaigns          list the campaigns of the store and their revisions\n"
 		"  show [CAMPAIGN]    print a summary of a stored definition\n"
+		"  quarantine list    list responses refused after a collector accepted them\n"
+		"  quarantine replay  re-validate them against the current definitions and\n"
+		"                     count, once, those that pass now\n"
 		"\n"
 		"Options:\n"
 		"  -s, --store DIR    store folder (default $SIPAS_HOME/sipas-store,\n"
@@ -246,6 +253,78 @@ out:
 	return status;
 }
 
+struct qlist {
+	sipas_response *r;
+	size_t n;
+};
+
+static int print_quarantined(const sipas_quarantined *q, void *ctx)
+{
+	struct qlist *l = ctx;
+	sipas_fault fault;
+	char when[21];
+	bool ok = sipas_response_decode(q->raw, q->rawlen, l->r, &fault) ==
+		  SIPAS_OK;
+
+	sipas_time_format_utc(q->received_ms / 1000, when);
+	printf("%-8llu %s  %-12s %-18s %-20s %-12s %s\n",
+	       (unsigned long long)q->seq, when, q->source,
+	       sipas_err_name(q->code), ok ? l->r->id : "?",
+	       ok ? l->r->campaign : "?", ok ? l->r->unit : "?");
+	l->n++;
+	return 0;
+}
+
+static int cmd_quarantine_list(const struct admin *a)
+{
+	struct qlist l = {sipas_xmalloc(sizeof(sipas_response)), 0};
+	sipas_store *s = NULL;
+	sipas_view *v = NULL;
+	sipas_diag diag = {{0}};
+	int status = open_store(a, &s);
+
+	if (status != 0)
+		goto out;
+	printf("%-8s %-20s  %-12s %-18s %-20s %-12s %s\n", "seq", "received",
+	       "source", "code", "id", "campaign", "unit");
+	if (sipas_view_open(s, &v, &diag) != SIPAS_OK ||
+	    sipas_view_quarantine(v, print_quarantined, &l, &diag) != SIPAS_OK) {
+		status = fail(EXIT_STORE, "%s", diag.msg);
+		goto out;
+	}
+	printf("%zu quarantined\n", l.n);
+out:
+	sipas_view_close(&v);
+	sipas_store_close(&s);
+	free(l.r);
+	return status;
+}
+
+static int cmd_quarantine_replay(const struct admin *a)
+{
+	sipas_response *r = sipas_xmalloc(sizeof *r);
+	sipas_store *s = NULL;
+	sipas_batch *b = NULL;
+	sipas_diag diag = {{0}};
+	size_t replayed = 0, remaining = 0;
+	int status = open_store(a, &s);
+
+	if (status != 0)
+		goto out;
+	b = sipas_batch_new(s);
+	if (sipas_batch_replay(b, r, &replayed, &remaining, &diag) != SIPAS_OK) {
+		status = fail(EXIT_STORE, "%s", diag.msg);
+		goto out;
+	}
+	printf("%zu replayed and counted, %zu still quarantined\n", replayed,
+	       remaining);
+out:
+	sipas_batch_free(&b);
+	sipas_store_close(&s);
+	free(r);
+	return status;
+}
+
 static int parse_map_size(const char *arg, size_t *out)
 {
 	char *end = NULL;
@@ -319,6 +398,12 @@ int main(int argc, char **argv)
 	}
 	if (strcmp(cmd, "campaigns") == 0 && nargs == 0)
 		return cmd_campaigns(&a);
+	if (strcmp(cmd, "quarantine") == 0 && nargs == 1 &&
+	    strcmp(argv[optind + 1], "list") == 0)
+		return cmd_quarantine_list(&a);
+	if (strcmp(cmd, "quarantine") == 0 && nargs == 1 &&
+	    strcmp(argv[optind + 1], "replay") == 0)
+		return cmd_quarantine_replay(&a);
 	if (strcmp(cmd, "show") == 0 && nargs <= 1)
 		return cmd_show(&a, nargs == 1 ? argv[optind + 1] : NULL);
 	return fail(EXIT_INPUT,

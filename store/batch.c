@@ -657,3 +657,104 @@ void sipas_batch_abort(sipas_batch *b)
 	b->next_response = b->next_quarantine = 0;
 	clear_deltas(b);
 }
+
+/* A quarantined response that passes now, copied out of the cursor walk
+ * (entries cannot be deleted under an open cursor of the same walk). */
+struct passing {
+	struct passing *next;
+	int64_t received_ms;
+	char source[SIPAS_DEF_ID_MAX + 1];
+	size_t rawlen;
+	unsigned char raw[];
+};
+
+static bool passes(sipas_batch *b, const struct store_entry *e,
+		   sipas_response *r, sipas_checked *chk, sipas_diag *diag)
+{
+	const sipas_def *d = NULL;
+	sipas_fault fault;
+
+	if (sipas_response_decode(e->raw, e->rawlen, r, &fault) != SIPAS_OK)
+		return false;
+	if (sipas_batch_definition(b, r->campaign, &d, NULL, diag) != SIPAS_OK ||
+	    d == NULL)
+		return false;
+	return sipas_validate(d, r, chk, &fault) == SIPAS_OK;
+}
+
+sipas_err sipas_batch_replay(sipas_batch *b, sipas_response *r,
+			     size_t *replayed, size_t *remaining,
+			     sipas_diag *diag)
+{
+	struct passing *list = NULL, **tail = &list;
+	sipas_checked *chk = sipas_xmalloc(sizeof *chk);
+	MDB_cursor *cur = NULL;
+	MDB_val key, val;
+	sipas_err rv;
+	int rc;
+
+	*replayed = *remaining = 0;
+	rv = sipas_batch_begin(b, diag);
+	if (rv != SIPAS_OK)
+		goto out;
+	rc = mdb_cursor_open(b->txn, b->s->dbi[DB_QUARANTINE], &cur);
+	for (rc = rc ? rc : mdb_cursor_get(cur, &key, &val, MDB_FIRST); rc == 0;
+	     rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT)) {
+		struct store_entry e;
+		struct passing *p;
+
+		if (store_parse_entry(&key, &val, true, &e) != SIPAS_OK) {
+			rc = MDB_CORRUPTED;
+			break;
+		}
+		(*remaining)++;
+		if (!passes(b, &e, r, chk, diag))
+			continue;
+		p = sipas_xmalloc(sizeof *p + e.rawlen);
+		p->next = NULL;
+		p->received_ms = e.received_ms;
+		memcpy(p->source, e.source, sizeof p->source);
+		p->rawlen = e.rawlen;
+		memcpy(p->raw, e.raw, e.rawlen);
+		*tail = p;
+		tail = &p->next;
+	}
+	if (cur != NULL)
+		mdb_cursor_close(cur);
+	if (rc != MDB_NOTFOUND) {
+		rv = fail_txn(b, rc, "quarantine", diag);
+		goto out;
+	}
+	for (struct passing *p = list; p != NULL; p = p->next) {
+		sipas_origin from = {p->source, p->received_ms};
+		const sipas_def *d = NULL;
+		sipas_outcome oc;
+		sipas_fault fault;
+
+		/* Decoded and validated again: the walk reused r and chk. */
+		if (sipas_response_decode(p->raw, p->rawlen, r, &fault) != SIPAS_OK ||
+		    sipas_batch_definition(b, r->campaign, &d, NULL, diag) != SIPAS_OK ||
+		    d == NULL || sipas_validate(d, r, chk, &fault) != SIPAS_OK)
+			continue;
+		rv = sipas_batch_add(b, d, chk, r, p->raw, p->rawlen, &from, &oc,
+				     diag);
+		if (rv != SIPAS_OK)
+			goto out;
+		if (oc.status == SIPAS_ACCEPTED) {
+			(*replayed)++;
+			(*remaining)--;
+		}
+	}
+	rv = sipas_batch_commit(b, diag);
+out:
+	if (rv != SIPAS_OK)
+		sipas_batch_abort(b);
+	while (list != NULL) {
+		struct passing *next = list->next;
+
+		free(list);
+		list = next;
+	}
+	free(chk);
+	return rv;
+}

@@ -93,6 +93,18 @@ SIPAS_MUST_CHECK sipas_err sipas_batch_quarantine(sipas_batch *b,
 						  sipas_outcome *out,
 						  sipas_diag *diag);
 
+/*
+ * Re-validate every quarantined response against the current definitions
+ * and count, once, those that pass now (they leave the quarantine). Opens
+ * and commits its own transaction; no batch may be open. `scratch` is a
+ * response to decode into. *replayed and *remaining receive the counts.
+ */
+SIPAS_MUST_CHECK sipas_err sipas_batch_replay(sipas_batch *b,
+					      sipas_response *scratch,
+					      size_t *replayed,
+					      size_t *remaining,
+					      sipas_diag *diag);
+
 /* Write the counters and commit (fsync). On failure the batch is aborted. */
 SIPAS_MUST_CHECK sipas_err sipas_batch_commit(sipas_batch *b, sipas_diag *diag);
 

@@ -42,4 +42,22 @@ SIPAS_MUST_CHECK sipas_err sipas_view_counts(sipas_view *v, const char *campaign
 					     const sipas_unit *u, sipas_counts *c,
 					     sipas_diag *diag);
 
+/* One quarantined response, as sipas_view_quarantine reports it. Pointers
+ * are valid during the callback only. */
+typedef struct sipas_quarantined {
+	uint64_t seq;              /* its number in the quarantine */
+	int64_t received_ms;
+	const char *source;
+	sipas_err code;            /* why it was refused */
+	const void *raw;           /* the msgpack map as received */
+	size_t rawlen;
+} sipas_quarantined;
+
+/* Call fn for every quarantined response, oldest first; a non-zero return
+ * stops the walk. */
+SIPAS_MUST_CHECK sipas_err sipas_view_quarantine(sipas_view *v,
+						 int (*fn)(const sipas_quarantined *q,
+							   void *ctx),
+						 void *ctx, sipas_diag *diag);
+
 #endif

@@ -490,3 +490,27 @@ out:
 		mdb_txn_abort(txn);
 	return rv;
 }
+
+sipas_err store_parse_entry(const MDB_val *key, const MDB_val *val,
+			    bool quarantine, struct store_entry *e)
+{
+	const unsigned char *p = val->mv_data, *k = key->mv_data;
+	size_t n = val->mv_size, srclen, head;
+
+	if (key->mv_size != 8 || n < 10 || p[0] != 1)
+		return SIPAS_E_STORE;
+	e->seq = 0;
+	for (int i = 0; i < 8; i++)
+		e->seq = (e->seq << 8) | k[i];
+	e->received_ms = (int64_t)get_le(p + 1, 8);
+	srclen = p[9];
+	head = 10 + srclen + (quarantine ? 4 : 0);
+	if (srclen > SIPAS_DEF_ID_MAX || n < head)
+		return SIPAS_E_STORE;
+	memcpy(e->source, p + 10, srclen);
+	e->source[srclen] = '\0';
+	e->code = quarantine ? (sipas_err)get_le(p + 10 + srclen, 4) : SIPAS_OK;
+	e->raw = p + head;
+	e->rawlen = n - head;
+	return SIPAS_OK;
+}

@@ -43,6 +43,21 @@ sipas_err store_load_revision(sipas_store *s, MDB_txn *txn,
 			      const sipas_revision *rev, sipas_def **out,
 			      sipas_diag *diag);
 
+/* A stored response or quarantine entry (values of `responses` and
+ * `quarantine`): version 1, received_ms i64 LE, source length u8, source,
+ * [quarantine only: refusal code u32 LE], the raw msgpack map. Pointers
+ * borrow the LMDB value (valid until its transaction ends). */
+struct store_entry {
+	uint64_t seq;
+	int64_t received_ms;
+	char source[SIPAS_DEF_ID_MAX + 1];
+	sipas_err code;            /* quarantine only */
+	const void *raw;
+	size_t rawlen;
+};
+sipas_err store_parse_entry(const MDB_val *key, const MDB_val *val,
+			    bool quarantine, struct store_entry *out);
+
 /* Statistics record: accepted, duplicates, conflicts, quarantined as
  * four varints. */
 #define STORE_STATS_MAX 40

@@ -103,3 +103,36 @@ sipas_err sipas_view_counts(sipas_view *v, const char *campaign,
 			       campaign, u->id, c->form->id);
 	return rv;
 }
+
+sipas_err sipas_view_quarantine(sipas_view *v,
+				int (*fn)(const sipas_quarantined *q, void *ctx),
+				void *ctx, sipas_diag *diag)
+{
+	MDB_cursor *cur = NULL;
+	MDB_val key, val;
+	sipas_err rv = SIPAS_OK;
+	int rc;
+
+	rc = mdb_cursor_open(v->txn, v->s->dbi[DB_QUARANTINE], &cur);
+	if (rc != 0)
+		return store_fail(rc, "quarantine", diag);
+	for (rc = mdb_cursor_get(cur, &key, &val, MDB_FIRST); rc == 0;
+	     rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT)) {
+		struct store_entry e;
+		sipas_quarantined q;
+
+		if (store_parse_entry(&key, &val, true, &e) != SIPAS_OK) {
+			sipas_diag_set(diag, "quarantine: damaged entry");
+			rv = SIPAS_E_STORE;
+			break;
+		}
+		q = (sipas_quarantined){e.seq, e.received_ms, e.source, e.code,
+					e.raw, e.rawlen};
+		if (fn(&q, ctx) != 0)
+			break;
+	}
+	if (rc != 0 && rc != MDB_NOTFOUND && rv == SIPAS_OK)
+		rv = store_fail(rc, "quarantine", diag);
+	mdb_cursor_close(cur);
+	return rv;
+}

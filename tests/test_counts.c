@@ -1,3 +1,279 @@
-/* placeholder: replaced by the suite of this module */
+/* test_counts.c - counters: counting, records, carry across revisions. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "sipas_counts.h"
 #include "testutil.h"
-int main(void) { return 1; }
+
+static sipas_def *def;
+static sipas_response *resp;
+
+static void setup(void)
+{
+	size_t len;
+	char *json = tu_read_source("tests/data/defs/contract-example.json", &len);
+	sipas_diag diag;
+
+	ck_assert_msg(sipas_def_load(json, len, "c.json", &def, &diag) == SIPAS_OK,
+		      "%s", diag.msg);
+	free(json);
+	resp = calloc(1, sizeof *resp);
+	ck_assert_ptr_nonnull(resp);
+}
+
+static void teardown(void)
+{
+	sipas_def_free(&def);
+	free(resp);
+}
+
+/* A valid response of unit SNV, form direct: A1, A2, F1 and optional
+ * trips / expect / age (negative = not answered). */
+static void fill(int64_t a1, int64_t a2, int64_t f1, int64_t trips,
+		 const int64_t *expect, uint32_t nexpect, int64_t age,
+		 const char *channel, sipas_checked *chk)
+{
+	static int64_t codes[8];
+	sipas_fault fault;
+	uint32_t n = 0;
+
+	memset(resp, 0, sizeof *resp);
+	resp->v = 1;
+	resp->id = "r1";
+	resp->campaign = "SL-2024";
+	resp->unit = "SNV";
+	resp->form = "direct";
+	resp->channel = channel;
+	resp->ts = 1700000000;
+	resp->answers[n++] = (sipas_answer){.item = "A1", .item_len = 2, .value = a1};
+	resp->answers[n++] = (sipas_answer){.item = "A2", .item_len = 2, .value = a2};
+	resp->answers[n++] = (sipas_answer){.item = "F1", .item_len = 2, .value = f1};
+	if (trips >= 0)
+		resp->answers[n++] = (sipas_answer){.item = "trips", .item_len = 5,
+						    .value = trips};
+	if (expect != NULL) {
+		memcpy(codes, expect, nexpect * sizeof *codes);
+		resp->answers[n++] = (sipas_answer){.item = "expect", .item_len = 6,
+						    .kind = SIPAS_ANSWER_LIST,
+						    .ncodes = nexpect, .codes = codes};
+	}
+	if (age >= 0)
+		resp->answers[n++] = (sipas_answer){.item = "age", .item_len = 3,
+						    .value = age};
+	resp->nanswers = n;
+	ck_assert_msg(sipas_validate(def, resp, chk, &fault) == SIPAS_OK, "%s %s",
+		      fault.field, fault.detail);
+}
+
+static const sipas_form *direct(void)
+{
+	return sipas_def_find_form(def, "direct", 6);
+}
+
+/* Three responses counted by hand. */
+static sipas_counts *three(void)
+{
+	sipas_counts *c = sipas_counts_new(def, direct());
+	sipas_checked chk;
+	const int64_t e1[] = {1, 4}, e2[] = {4};
+
+	fill(5, 4, 0, 1, e1, 2, 30, "postal", &chk);
+	sipas_counts_add(c, &chk);
+	fill(2, 0, 0, 2, e2, 1, -1, "postal", &chk);
+	sipas_counts_add(c, &chk);
+	fill(4, 3, 5, -1, NULL, 0, 41, "portal", &chk);
+	sipas_counts_add(c, &chk);
+	return c;
+}
+
+START_TEST(test_counts_add_by_hand)
+{
+	sipas_counts *c = three();
+	const uint64_t *a1 = sipas_counts_criterion(c, 0);
+	const uint64_t *f1 = sipas_counts_criterion(c, 2);
+	const uint64_t *trips = sipas_counts_item(c, 0);
+	const uint64_t *expect = sipas_counts_item(c, 1);
+	const uint64_t *age = sipas_counts_item(c, 2);
+	sipas_tally t;
+
+	ck_assert_uint_eq(c->respondents, 3);
+	ck_assert_uint_eq(c->channels[sipas_channel_index("postal")], 2);
+	ck_assert_uint_eq(c->channels[sipas_channel_index("portal")], 1);
+	/* A1 row: [na, 1, 2, 3, 4, 5] = [0, 0, 1, 0, 1, 1] */
+	ck_assert_uint_eq(a1[0], 0);
+	ck_assert_uint_eq(a1[2], 1);
+	ck_assert_uint_eq(a1[4], 1);
+	ck_assert_uint_eq(a1[5], 1);
+	t = sipas_counts_tally(c, 0);
+	ck_assert_uint_eq(t.answered, 3);
+	ck_assert_uint_eq(t.satisfied, 2);
+	/* F1: two not applicable, one 5. */
+	ck_assert_uint_eq(f1[0], 2);
+	t = sipas_counts_tally(c, 2);
+	ck_assert_uint_eq(t.answered, 1);
+	ck_assert_uint_eq(t.satisfied, 1);
+	/* A2: 4, NA, 3 -> answered 2, satisfied 1. */
+	t = sipas_counts_tally(c, 1);
+	ck_assert_uint_eq(t.answered, 2);
+	ck_assert_uint_eq(t.satisfied, 1);
+	/* trips: answered 2; code 1 once, code 2 once. */
+	ck_assert_uint_eq(trips[0], 2);
+	ck_assert_uint_eq(trips[1], 1);
+	ck_assert_uint_eq(trips[2], 1);
+	/* expect: 2 respondents; code 4 chosen by both, code 1 by one. */
+	ck_assert_uint_eq(expect[0], 2);
+	ck_assert_uint_eq(expect[1 + 0], 1);
+	ck_assert_uint_eq(expect[1 + 3], 2);
+	/* age: answered 2, sum 71, bins 15..100. */
+	ck_assert_uint_eq(age[0], 2);
+	ck_assert_int_eq((int64_t)age[1], 71);
+	ck_assert_uint_eq(age[2 + (30 - 15)], 1);
+	ck_assert_uint_eq(age[2 + (41 - 15)], 1);
+	sipas_counts_free(&c);
+	ck_assert_ptr_null(c);
+}
+END_TEST
+
+static void assert_same(const sipas_counts *a, const sipas_counts *b)
+{
+	ck_assert_uint_eq(a->respondents, b->respondents);
+	ck_assert_mem_eq(a->channels, b->channels, sizeof a->channels);
+	ck_assert_mem_eq(a->crit, b->crit,
+			 a->form->ncriteria * (a->nlevels + 1) * sizeof *a->crit);
+	ck_assert_mem_eq(a->items, b->items,
+			 a->item_off[a->form->nitems] * sizeof *a->items);
+}
+
+START_TEST(test_counts_record_round_trip_and_merge)
+{
+	sipas_counts *c = three(), *back = sipas_counts_new(def, direct());
+	sipas_buf rec;
+
+	sipas_buf_init(&rec, 1 << 20);
+	ck_assert_err(sipas_counts_encode(c, &rec), SIPAS_OK);
+	ck_assert_err(sipas_counts_decode(back, rec.data, rec.len), SIPAS_OK);
+	assert_same(c, back);
+	ck_assert_uint_eq(back->ncarry, 0);
+	/* Decoding adds: twice the record is twice the counts. */
+	ck_assert_err(sipas_counts_decode(back, rec.data, rec.len), SIPAS_OK);
+	{
+		sipas_counts *again = three();
+
+		sipas_counts_merge(c, again);
+		sipas_counts_free(&again);
+	}
+	ck_assert_uint_eq(back->respondents, 6);
+	assert_same(c, back);
+	/* Reset goes back to zero. */
+	sipas_counts_reset(back);
+	ck_assert_uint_eq(back->respondents, 0);
+	ck_assert_uint_eq(sipas_counts_tally(back, 0).answered, 0);
+	sipas_buf_free(&rec);
+	sipas_counts_free(&c);
+	sipas_counts_free(&back);
+}
+END_TEST
+
+/* A revision that drops F1 and narrows the trips codes: what it cannot
+ * hold is carried and comes back under the old layout. */
+START_TEST(test_counts_carry_unknown_entries)
+{
+	static const char rev2[] =
+		"{\"campaign\": {\"id\": \"SL-2024\", \"from\": \"2023-09-01\","
+		" \"to\": \"2024-09-30\"}, \"blocks\": [{\"id\": \"dept\"}],"
+		" \"forms\": [{\"id\": \"direct\", \"groups\": [{\"id\": \"access\","
+		" \"criteria\": [{\"id\": \"A2\"}, {\"id\": \"A1\"}]}],"
+		" \"items\": [{\"id\": \"trips\", \"kind\": \"choice\", \"codes\": [1]}]}],"
+		" \"units\": [{\"id\": \"SNV\", \"block\": \"dept\", \"forms\": [\"direct\"]}]}";
+	sipas_def *d2 = NULL;
+	sipas_diag diag;
+	sipas_counts *c = three(), *mid, *back = sipas_counts_new(def, direct());
+	sipas_buf rec, rec2;
+
+	ck_assert_err(sipas_def_load(rev2, strlen(rev2), "r2", &d2, &diag), SIPAS_OK);
+	mid = sipas_counts_new(d2, sipas_def_find_form(d2, "direct", 6));
+	sipas_buf_init(&rec, 1 << 20);
+	sipas_buf_init(&rec2, 1 << 20);
+	ck_assert_err(sipas_counts_encode(c, &rec), SIPAS_OK);
+	ck_assert_err(sipas_counts_decode(mid, rec.data, rec.len), SIPAS_OK);
+	/* A1 and A2 matched by id although reordered. */
+	ck_assert_uint_eq(sipas_counts_tally(mid, 1).answered, 3);
+	ck_assert_uint_eq(sipas_counts_tally(mid, 0).answered, 2);
+	/* F1, trips (code 2 unknown), expect, age: carried. */
+	ck_assert_uint_eq(mid->ncarry, 4);
+	ck_assert_err(sipas_counts_encode(mid, &rec2), SIPAS_OK);
+	ck_assert_err(sipas_counts_decode(back, rec2.data, rec2.len), SIPAS_OK);
+	assert_same(c, back);
+	sipas_buf_free(&rec);
+	sipas_buf_free(&rec2);
+	sipas_counts_free(&c);
+	sipas_counts_free(&mid);
+	sipas_counts_free(&back);
+	sipas_def_free(&d2);
+}
+END_TEST
+
+START_TEST(test_counts_malformed_records)
+{
+	sipas_counts *c = three(), *x = sipas_counts_new(def, direct());
+	sipas_buf rec;
+
+	sipas_buf_init(&rec, 1 << 20);
+	ck_assert_err(sipas_counts_encode(c, &rec), SIPAS_OK);
+	/* Every proper prefix is refused, never read past. */
+	for (size_t n = 0; n < rec.len; n++) {
+		char *copy = malloc(n ? n : 1);
+
+		memcpy(copy, rec.data, n);
+		ck_assert_msg(sipas_counts_decode(x, copy, n) == SIPAS_E_MALFORMED,
+			      "prefix %zu", n);
+		sipas_counts_reset(x);
+		free(copy);
+	}
+	/* Trailing byte, bad magic, unknown entry kind. */
+	ck_assert_err(sipas_buf_append(&rec, "\0", 1), SIPAS_OK);
+	ck_assert_err(sipas_counts_decode(x, rec.data, rec.len), SIPAS_E_MALFORMED);
+	ck_assert_err(sipas_counts_decode(x, "SC\x02\0\0\0", 6), SIPAS_E_MALFORMED);
+	ck_assert_err(sipas_counts_decode(x, "SC\x01\0\0\x01\x07\x01X", 9),
+		      SIPAS_E_MALFORMED);
+	/* An over-long varint. */
+	ck_assert_err(sipas_counts_decode(x, "SC\x01\xff\xff\xff\xff\xff\xff\xff\xff\xff\x7f", 13),
+		      SIPAS_E_MALFORMED);
+	sipas_buf_free(&rec);
+	sipas_counts_free(&c);
+	sipas_counts_free(&x);
+}
+END_TEST
+
+START_TEST(test_counts_stats_record)
+{
+	sipas_campaign_stats st = {2640, 12, 1, 3}, back = {1, 1, 1, 1};
+	sipas_buf rec;
+
+	sipas_buf_init(&rec, 64);
+	ck_assert_err(sipas_stats_encode(&st, &rec), SIPAS_OK);
+	ck_assert_err(sipas_stats_decode(&back, rec.data, rec.len), SIPAS_OK);
+	ck_assert_uint_eq(back.accepted, 2641);
+	ck_assert_uint_eq(back.duplicates, 13);
+	ck_assert_uint_eq(back.conflicts, 2);
+	ck_assert_uint_eq(back.quarantined, 4);
+	ck_assert_err(sipas_stats_decode(&back, rec.data, rec.len - 1),
+		      SIPAS_E_MALFORMED);
+	sipas_buf_free(&rec);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("counts");
+	TCase *tc = tcase_create("core");
+
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, test_counts_add_by_hand);
+	tcase_add_test(tc, test_counts_record_round_trip_and_merge);
+	tcase_add_test(tc, test_counts_carry_unknown_entries);
+	tcase_add_test(tc, test_counts_malformed_records);
+	tcase_add_test(tc, test_counts_stats_record);
+	suite_add_tcase(s, tc);
+	return tu_run(s);
+}

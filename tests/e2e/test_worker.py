@@ -138,6 +138,34 @@ def spooled_refusal_goes_to_quarantine_once(env):
 
 
 @test
+def quarantine_list_and_replay_count_once(env):
+    d = load_definition(CONTRACT)
+    env.define(CONTRACT)
+    env.worker()
+    hop = Hop(env)
+    late = response(d, 1, unit="SNG")         # unit not defined yet
+    assert hop.call(late, flags=1)["code"] == "unknown_unit"
+    listing = env.admin("quarantine", "list").stdout
+    assert "unknown_unit" in listing and late["id"] in listing, listing
+    assert "1 quarantined" in listing, listing
+    # Nothing passes yet.
+    assert "0 replayed" in env.admin("quarantine", "replay").stdout
+    d["units"].append({"id": "SNG", "name": "Sở Ngoại vụ", "block": "dept",
+                       "forms": ["direct"]})
+    path = os.path.join(env.dir, "rev2.json")
+    with open(path, "w", encoding="utf-8") as f:
+        json.dump(d, f, ensure_ascii=False)
+    env.define(path)
+    out = env.admin("quarantine", "replay").stdout
+    assert "1 replayed and counted, 0 still quarantined" in out, out
+    assert "0 quarantined" in env.admin("quarantine", "list").stdout
+    # Counted once: the worker now calls it a duplicate, replay finds nothing.
+    assert hop.call(late)["status"] == "duplicate"
+    assert hop.call(late, flags=1)["status"] == "duplicate"
+    assert "0 replayed" in env.admin("quarantine", "replay").stdout
+
+
+@test
 def bad_peers_do_not_stop_it(env):
     env.define(SONLA)
     w = env.worker()
