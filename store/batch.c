@@ -101,26 +101,8 @@ uint64_t sipas_batch_last_txnid(const sipas_batch *b)
 	return b->last_txnid;
 }
 
-static void put_le(unsigned char *p, uint64_t v, int n)
-{
-	for (int i = 0; i < n; i++)
-		p[i] = (unsigned char)(v >> (8 * i));
-}
 
-static uint64_t get_le(const unsigned char *p, int n)
-{
-	uint64_t v = 0;
 
-	for (int i = n - 1; i >= 0; i--)
-		v = (v << 8) | p[i];
-	return v;
-}
-
-static void put_be64(unsigned char *p, uint64_t v)
-{
-	for (int i = 0; i < 8; i++)
-		p[i] = (unsigned char)(v >> (8 * (7 - i)));
-}
 
 /* The next free sequence number of an append-only database. */
 static int next_seq(MDB_txn *txn, MDB_dbi dbi, uint64_t *out)
@@ -136,12 +118,7 @@ static int next_seq(MDB_txn *txn, MDB_dbi dbi, uint64_t *out)
 		*out = 1;
 		rc = 0;
 	} else if (rc == 0 && k.mv_size == 8) {
-		const unsigned char *p = k.mv_data;
-		uint64_t last = 0;
-
-		for (int i = 0; i < 8; i++)
-			last = (last << 8) | p[i];
-		*out = last + 1;
+		*out = store_get_be64(k.mv_data) + 1;
 	} else if (rc == 0) {
 		rc = MDB_CORRUPTED;
 	}
@@ -408,7 +385,7 @@ static int seen_put(sipas_batch *b, MDB_val *k, const unsigned char hash[16],
 
 	memcpy(val, hash, 16);
 	val[16] = (unsigned char)state;
-	put_le(val + 17, seq, 8);
+	store_put_le(val + 17, seq, 8);
 	return mdb_put(b->txn, b->s->dbi[DB_SEEN], k, &v, 0);
 }
 
@@ -424,7 +401,7 @@ static int append_raw(sipas_batch *b, int db, uint64_t seq, const void *head,
 
 	if (srclen > SIPAS_DEF_ID_MAX)
 		srclen = SIPAS_DEF_ID_MAX;
-	put_be64(key, seq);
+	store_put_be64(key, seq);
 	v.mv_size = 1 + 8 + 1 + srclen + headlen + rawlen;
 	/* MDB_RESERVE: LMDB hands out the space; we write into it once. */
 	rc = mdb_put(b->txn, b->s->dbi[db], &k, &v, MDB_APPEND | MDB_RESERVE);
@@ -432,7 +409,7 @@ static int append_raw(sipas_batch *b, int db, uint64_t seq, const void *head,
 		return rc;
 	p = v.mv_data;
 	p[0] = 1;
-	put_le(p + 1, (uint64_t)from->received_ms, 8);
+	store_put_le(p + 1, (uint64_t)from->received_ms, 8);
 	p[9] = (unsigned char)srclen;
 	memcpy(p + 10, from->source, srclen);
 	memcpy(p + 10 + srclen, head, headlen);
@@ -486,7 +463,7 @@ sipas_err sipas_batch_add(sipas_batch *b, const sipas_def *d,
 			unsigned char qk[8];
 			MDB_val qkey = {8, qk};
 
-			put_be64(qk, get_le(sv + 17, 8));
+			store_put_be64(qk, store_get_le(sv + 17, 8));
 			rc = mdb_del(b->txn, b->s->dbi[DB_QUARANTINE], &qkey, NULL);
 			if (rc != 0 && rc != MDB_NOTFOUND)
 				return fail_txn(b, rc, "quarantine", diag);
@@ -547,7 +524,7 @@ sipas_err sipas_batch_quarantine(sipas_batch *b, const sipas_response *r,
 	}
 	rc = seen_put(b, &k, hash, SEEN_QUARANTINED, b->next_quarantine);
 	/* The quarantine entry leads with the refusal code. */
-	put_le(head, (uint64_t)fault->code, 4);
+	store_put_le(head, (uint64_t)fault->code, 4);
 	if (rc == 0)
 		rc = append_raw(b, DB_QUARANTINE, b->next_quarantine, head,
 				sizeof head, raw, rawlen, from);

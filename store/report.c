@@ -18,14 +18,14 @@
 #include "sipas_oom.h"
 
 struct sipas_report_priv {
-	sipas_def *owned_def;           /* from a view; NULL when borrowed */
+	sipas_def *owned_def; /* from a view; NULL when borrowed */
 	sipas_report_form *forms;
 	sipas_report_block *blocks;
 	sipas_report_group *groups;
 	sipas_report_unit *units;
 	sipas_report_uform *uforms;
 	uint32_t *ranked;
-	uint32_t *item_off;             /* every form's offsets, concatenated */
+	uint32_t *item_off; /* every form's offsets, concatenated */
 	/* Per-form arenas, each form's part starting at its base. */
 	sipas_tally *crit;
 	uint64_t *dist;
@@ -59,7 +59,7 @@ static uint64_t number_bins(const sipas_item *it)
 /* The value at 0-based position k of a binned distribution; false when the
  * bins hold fewer than k + 1 values. */
 static bool bin_at(const uint64_t *bins, uint64_t nbins, int64_t min,
-		   uint64_t k, double *out)
+                   uint64_t k, double *out)
 {
 	uint64_t seen = 0;
 
@@ -76,7 +76,7 @@ static bool bin_at(const uint64_t *bins, uint64_t nbins, int64_t min,
 /* Mean and median of a number item from its counters row
  * [answered, sum (int64 bits), bins...]. */
 static void number_stats(const sipas_item *it, const uint64_t *row,
-			 double *mean, double *median)
+                         double *mean, double *median)
 {
 	uint64_t n = row[0], nbins = number_bins(it);
 	int64_t sum;
@@ -98,8 +98,8 @@ static void number_stats(const sipas_item *it, const uint64_t *row,
 /* Copy what the report keeps of the scratch counters c into uf, and
  * compute the form's indices. */
 static void take_counts(const sipas_report *r, const sipas_methods *m,
-			const sipas_report_form *rf, const sipas_counts *c,
-			sipas_report_uform *uf, sipas_tally *unit_tally)
+                        const sipas_report_form *rf, const sipas_counts *c,
+                        sipas_report_uform *uf, sipas_tally *unit_tally)
 {
 	const sipas_form *f = rf->form;
 	sipas_tally *crit = (sipas_tally *)uf->crit;
@@ -127,8 +127,9 @@ static void take_counts(const sipas_report *r, const sipas_methods *m,
 		else
 			stats[2 * j] = stats[2 * j + 1] = NAN;
 	}
-	uf->index = sipas_index_form(f, m->unit, crit, (double *)uf->group_index,
-				     (sipas_tally *)uf->group_tally);
+	uf->index =
+	    sipas_index_form(f, m->unit, crit, (double *)uf->group_index,
+	                     (sipas_tally *)uf->group_tally);
 }
 
 /* Lay out the report's storage for def: every array sized, every
@@ -166,7 +167,8 @@ static void layout(sipas_report *r, const sipas_def *def)
 		base_grp[fi] = ngrp;
 		base_item[fi] = nitem;
 		base_stat[fi] = nstat;
-		p->first[fi] = fi == 0 ? 0 : p->first[fi - 1] + p->forms[fi - 1].nunits;
+		p->first[fi] =
+		    fi == 0 ? 0 : p->first[fi - 1] + p->forms[fi - 1].nunits;
 		ncrit += (size_t)rf->nunits * f->ncriteria;
 		ngrp += (size_t)rf->nunits * f->ngroups;
 		nitem += (size_t)rf->nunits * rf->item_len;
@@ -213,16 +215,19 @@ static void layout(sipas_report *r, const sipas_def *def)
 			sipas_report_uform *uf = &p->uforms[nuf++];
 
 			uf->form = f;
-			uf->crit = p->crit + base_crit[fi] + (size_t)s * f->ncriteria;
-			uf->dist = p->dist +
-				   (base_crit[fi] + (size_t)s * f->ncriteria) * row;
+			uf->crit =
+			    p->crit + base_crit[fi] + (size_t)s * f->ncriteria;
+			uf->dist =
+			    p->dist +
+			    (base_crit[fi] + (size_t)s * f->ncriteria) * row;
 			uf->group_index = p->group_index + base_grp[fi] +
-					  (size_t)s * f->ngroups;
+			                  (size_t)s * f->ngroups;
 			uf->group_tally = p->group_tally + base_grp[fi] +
-					  (size_t)s * f->ngroups;
-			uf->items = p->items + base_item[fi] + (size_t)s * rf->item_len;
+			                  (size_t)s * f->ngroups;
+			uf->items =
+			    p->items + base_item[fi] + (size_t)s * rf->item_len;
 			uf->item_stats = p->item_stats + base_stat[fi] +
-					 (size_t)s * f->nitems * 2;
+			                 (size_t)s * f->nitems * 2;
 			p->by_form[p->first[fi] + s] = uf;
 		}
 	}
@@ -245,7 +250,7 @@ static void layout(sipas_report *r, const sipas_def *def)
 
 /* Read every (unit, form) through fn and compute unit indices. */
 static sipas_err fill_units(sipas_report *r, sipas_report_counts_fn fn,
-			    void *ctx, sipas_diag *diag)
+                            void *ctx, sipas_diag *diag)
 {
 	struct sipas_report_priv *p = r->priv;
 	const sipas_methods *m = sipas_def_methods(r->def);
@@ -262,7 +267,8 @@ static sipas_err fill_units(sipas_report *r, sipas_report_counts_fn fn,
 
 		assert(ru->nforms <= SIPAS_MAX_FORMS);
 		for (uint32_t k = 0; k < ru->nforms; k++) {
-			sipas_report_uform *uf = (sipas_report_uform *)&ru->forms[k];
+			sipas_report_uform *uf =
+			    (sipas_report_uform *)&ru->forms[k];
 			uint32_t fi = uf->form->index;
 			sipas_counts *c = scratch[fi];
 
@@ -279,8 +285,8 @@ static sipas_err fill_units(sipas_report *r, sipas_report_counts_fn fn,
 			form_resp[k] = uf->respondents;
 		}
 		ru->index = sipas_index_unit(form_index, form_resp, ru->nforms);
-		ru->low_sample = sipas_index_low_sample(ru->respondents,
-							m->min_respondents);
+		ru->low_sample =
+		    sipas_index_low_sample(ru->respondents, m->min_respondents);
 	}
 out:
 	for (uint32_t fi = 0; fi < nforms; fi++)
@@ -290,7 +296,7 @@ out:
 }
 
 struct rank_key {
-	uint32_t rank;  /* 0 sorts last */
+	uint32_t rank; /* 0 sorts last */
 	uint32_t pos;
 };
 
@@ -342,8 +348,8 @@ static int compare_index(double a, double b)
  * v and t hold every unit's index and tally; scratch has room for
  * max(nunits, nblocks) doubles twice. */
 static void compute_blocks(sipas_report *r, const double *v,
-			   const sipas_tally *t, double *vals, double *work,
-			   sipas_tally *tal)
+                           const sipas_tally *t, double *vals, double *work,
+                           sipas_tally *tal)
 {
 	struct sipas_report_priv *p = r->priv;
 	const sipas_methods *m = sipas_def_methods(r->def);
@@ -404,7 +410,7 @@ static void compute_blocks(sipas_report *r, const double *v,
 
 /* The campaign-wide groups[]: every (form, group) over its units. */
 static void compute_groups(sipas_report *r, double *vals, double *work,
-			   sipas_tally *tal)
+                           sipas_tally *tal)
 {
 	struct sipas_report_priv *p = r->priv;
 	const sipas_methods *m = sipas_def_methods(r->def);
@@ -428,8 +434,8 @@ static void compute_groups(sipas_report *r, double *vals, double *work,
 				rg->tally.satisfied += tal[k].satisfied;
 				rg->tally.answered += tal[k].answered;
 			}
-			rg->index = sipas_index_block(m->block, vals, tal,
-						      rf->nunits);
+			rg->index =
+			    sipas_index_block(m->block, vals, tal, rf->nunits);
 			rg->spread = sipas_index_spread(vals, rf->nunits, work);
 		}
 	}
@@ -450,11 +456,13 @@ static void compute_groups(sipas_report *r, double *vals, double *work,
 
 				if (isnan(x))
 					continue;
-				if (rg->lowest == NULL || x < rg->lowest_index) {
+				if (rg->lowest == NULL ||
+				    x < rg->lowest_index) {
 					rg->lowest = ru;
 					rg->lowest_index = x;
 				}
-				if (rg->highest == NULL || x > rg->highest_index) {
+				if (rg->highest == NULL ||
+				    x > rg->highest_index) {
 					rg->highest = ru;
 					rg->highest_index = x;
 				}
@@ -487,9 +495,9 @@ static void compute_rollups(sipas_report *r)
 }
 
 sipas_err sipas_report_build(const sipas_def *def, const char *revision,
-			     const sipas_campaign_stats *stats,
-			     int64_t taken_at, sipas_report_counts_fn fn,
-			     void *ctx, sipas_report **out, sipas_diag *diag)
+                             const sipas_campaign_stats *stats,
+                             int64_t taken_at, sipas_report_counts_fn fn,
+                             void *ctx, sipas_report **out, sipas_diag *diag)
 {
 	const sipas_scale *sc = sipas_def_scale(def);
 	sipas_report *r = sipas_xcalloc(1, sizeof *r);
@@ -520,15 +528,15 @@ sipas_err sipas_report_build(const sipas_def *def, const char *revision,
 }
 
 static sipas_err view_counts(void *ctx, const char *campaign,
-			     const sipas_unit *u, sipas_counts *c,
-			     sipas_diag *diag)
+                             const sipas_unit *u, sipas_counts *c,
+                             sipas_diag *diag)
 {
 	return sipas_view_counts(ctx, campaign, u, c, diag);
 }
 
 sipas_err sipas_report_from_view(sipas_view *v, const char *campaign,
-				 int64_t taken_at, sipas_report **out,
-				 sipas_diag *diag)
+                                 int64_t taken_at, sipas_report **out,
+                                 sipas_diag *diag)
 {
 	sipas_def *def = NULL;
 	sipas_revision rev;
@@ -544,7 +552,7 @@ sipas_err sipas_report_from_view(sipas_view *v, const char *campaign,
 	if (rv != SIPAS_OK)
 		goto out;
 	rv = sipas_report_build(def, rev.id, &stats, taken_at, view_counts, v,
-				out, diag);
+	                        out, diag);
 	if (rv != SIPAS_OK)
 		goto out;
 	(*out)->priv->owned_def = def;
@@ -591,13 +599,15 @@ void sipas_report_compare(sipas_report *r, const sipas_report *prev)
 	struct sipas_report_priv *p = r->priv;
 
 	r->has_compare = true;
-	snprintf(r->prev_campaign, sizeof r->prev_campaign, "%s", prev->campaign);
+	snprintf(r->prev_campaign, sizeof r->prev_campaign, "%s",
+	         prev->campaign);
 	r->prev_index = prev->index;
 	r->units_compared = r->units_improved = r->units_declined = 0;
 	for (uint32_t u = 0; u < r->nunits; u++) {
 		sipas_report_unit *ru = &p->units[u];
 		const char *id = ru->unit->id;
-		const sipas_unit *pu = sipas_def_find_unit(prev->def, id, strlen(id));
+		const sipas_unit *pu =
+		    sipas_def_find_unit(prev->def, id, strlen(id));
 		const sipas_report_unit *pr;
 
 		ru->has_previous = false;
@@ -628,23 +638,26 @@ void sipas_report_compare(sipas_report *r, const sipas_report *prev)
 	for (uint32_t b = 0; b < r->nblocks; b++) {
 		sipas_report_block *rb = &p->blocks[b];
 		const char *id = rb->block->id;
-		const sipas_block *pb = sipas_def_find_block(prev->def, id, strlen(id));
+		const sipas_block *pb =
+		    sipas_def_find_block(prev->def, id, strlen(id));
 
-		rb->has_previous = pb != NULL && !isnan(prev->blocks[pb->index].index);
-		rb->prev_index = rb->has_previous ? prev->blocks[pb->index].index : NAN;
+		rb->has_previous =
+		    pb != NULL && !isnan(prev->blocks[pb->index].index);
+		rb->prev_index =
+		    rb->has_previous ? prev->blocks[pb->index].index : NAN;
 	}
 }
 
 const uint64_t *sipas_report_dist(const sipas_report *r,
-				  const sipas_report_uform *uf, uint32_t i)
+                                  const sipas_report_uform *uf, uint32_t i)
 {
 	assert(i < uf->form->ncriteria);
 	return uf->dist + (size_t)i * (r->nlevels + 1);
 }
 
 const uint64_t *sipas_report_item(const sipas_report *r,
-				  const sipas_report_uform *uf, uint32_t j,
-				  double *mean, double *median)
+                                  const sipas_report_uform *uf, uint32_t j,
+                                  double *mean, double *median)
 {
 	const sipas_report_form *rf = &r->forms[uf->form->index];
 
@@ -659,11 +672,11 @@ const uint64_t *sipas_report_item(const sipas_report *r,
 /* ---- number display, shared by table and csv ---- */
 
 bool sipas_report_format_number(double v, const sipas_display *d,
-				char decimal_mark, char *out, size_t len)
+                                char decimal_mark, char *out, size_t len)
 {
-	static const int64_t pow10[10] = {1,      10,      100,      1000,
-					  10000,  100000,  1000000,  10000000,
-					  100000000, 1000000000};
+	static const int64_t ten_to[10] = {
+	    1,      10,      100,      1000,      10000,
+	    100000, 1000000, 10000000, 100000000, 1000000000};
 	uint32_t dec = d != NULL && d->decimals <= 9 ? d->decimals : 2;
 	sipas_rounding mode = d != NULL ? d->rounding : SIPAS_ROUND_HALF_UP;
 	int64_t n9, div, q, ip, fp;
@@ -685,13 +698,14 @@ bool sipas_report_format_number(double v, const sipas_display *d,
 	neg = v < 0;
 	n9 = llround(fabs(v) * 1e9);
 	/* Step 2: to `dec` decimals. */
-	div = pow10[9 - dec];
+	div = ten_to[9 - dec];
 	q = mode == SIPAS_ROUND_TRUNCATE ? n9 / div : (n9 + div / 2) / div;
-	ip = q / pow10[dec];
-	fp = q % pow10[dec];
-	w = snprintf(out, len, "%s%lld", neg && q != 0 ? "-" : "", (long long)ip);
+	ip = q / ten_to[dec];
+	fp = q % ten_to[dec];
+	w = snprintf(out, len, "%s%lld", neg && q != 0 ? "-" : "",
+	             (long long)ip);
 	if (dec > 0 && w > 0 && (size_t)w < len)
 		snprintf(out + w, len - (size_t)w, "%c%0*lld", decimal_mark,
-			 (int)dec, (long long)fp);
+		         (int)dec, (long long)fp);
 	return true;
 }

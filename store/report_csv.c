@@ -24,7 +24,7 @@ struct csv {
 	char sep;
 	char mark;
 	const sipas_display *display;
-	bool first;     /* no field written on this row yet */
+	bool first; /* no field written on this row yet */
 };
 
 static void field(struct csv *c, const char *s)
@@ -80,11 +80,11 @@ static void end_row(struct csv *c)
 
 static void header(struct csv *c, const sipas_report *r)
 {
-	static const char *const fixed[] = {"unit", "name", "block",
-					    "respondents", "index", "rank",
-					    "low_sample"};
+	static const char *const fixed[] = {"unit",        "name",  "block",
+	                                    "respondents", "index", "rank",
+	                                    "low_sample"};
 	static const char *const cmp[] = {"previous_index", "change",
-					  "previous_rank", "rank_change"};
+	                                  "previous_rank", "rank_change"};
 
 	for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++)
 		field(c, fixed[i]);
@@ -101,7 +101,8 @@ static void header(struct csv *c, const sipas_report *r)
 	end_row(c);
 }
 
-static void row(struct csv *c, const sipas_report *r, const sipas_report_unit *u)
+static void row(struct csv *c, const sipas_report *r,
+                const sipas_report_unit *u)
 {
 	field(c, u->unit->id);
 	field(c, u->unit->name);
@@ -115,7 +116,7 @@ static void row(struct csv *c, const sipas_report *r, const sipas_report_unit *u
 		number(c, u->has_previous ? u->index - u->prev_index : NAN);
 		integer(c, u->prev_rank, u->has_previous && u->prev_rank > 0);
 		integer(c, (long long)u->prev_rank - (long long)u->rank,
-			u->has_previous && u->prev_rank > 0 && u->rank > 0);
+		        u->has_previous && u->prev_rank > 0 && u->rank > 0);
 	}
 	for (uint32_t fi = 0; fi < r->nforms; fi++) {
 		const sipas_form *f = r->forms[fi].form;
@@ -132,8 +133,8 @@ static void row(struct csv *c, const sipas_report *r, const sipas_report_unit *u
 }
 
 sipas_err sipas_report_write_csv(const sipas_report *r,
-				 const sipas_report_opts *o, FILE *f,
-				 sipas_diag *diag)
+                                 const sipas_report_opts *o, FILE *f,
+                                 sipas_diag *diag)
 {
 	struct csv c = {f, ',', '.', sipas_def_display(r->def), true};
 
@@ -147,7 +148,7 @@ sipas_err sipas_report_write_csv(const sipas_report *r,
 		row(&c, r, &r->units[u]);
 	if (fflush(f) != 0 || ferror(f)) {
 		sipas_diag_set(diag, "writing the CSV: %s",
-			       errno ? strerror(errno) : "write error");
+		               errno ? strerror(errno) : "write error");
 		return SIPAS_E_IO;
 	}
 	return SIPAS_OK;

@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "sipas_oom.h"
 #include "sipas_time.h"
 
 #define DUMP_FLAGS (JSON_COMPACT | JSON_REAL_PRECISION(17))
@@ -37,7 +38,8 @@ static json_t *chk(json_t *j)
 
 static void set(json_t *obj, const char *key, json_t *val)
 {
-	if (json_object_set_new(obj, key, chk(val)) != 0)
+	/* Keys are ASCII literals, definition ids or codes: valid UTF-8. */
+	if (json_object_set_new_nocheck(obj, key, chk(val)) != 0)
 		oom();
 }
 
@@ -57,9 +59,11 @@ static json_t *count(uint64_t n)
 	return json_integer((json_int_t)n);
 }
 
+/* Every string comes from a loaded definition, whose text was checked
+ * as UTF-8 when it was loaded. */
 static json_t *str(const char *s)
 {
-	return json_string(s);
+	return json_string_nocheck(s);
 }
 
 static json_t *code_key_obj(void)
@@ -83,11 +87,13 @@ static json_t *counts_json(const sipas_report *r)
 	/* Only the channels and forms that have responses (see snapshot.md). */
 	for (int i = 0; i < SIPAS_NCHANNELS; i++)
 		if (r->by_channel[i] > 0)
-			set(ch, sipas_channel_names[i], count(r->by_channel[i]));
+			set(ch, sipas_channel_names[i],
+			    count(r->by_channel[i]));
 	set(c, "by_channel", ch);
 	for (uint32_t f = 0; f < r->nforms; f++)
 		if (r->forms[f].respondents > 0)
-			set(fm, r->forms[f].form->id, count(r->forms[f].respondents));
+			set(fm, r->forms[f].form->id,
+			    count(r->forms[f].respondents));
 	set(c, "by_form", fm);
 	set(c, "conflicts", count(r->stats.conflicts));
 	return c;
@@ -122,7 +128,8 @@ static json_t *blocks_json(const sipas_report *r)
 			if (rb->has_previous) {
 				pv = chk(json_object());
 				set(pv, "index", num(rb->prev_index));
-				set(pv, "change", num(rb->index - rb->prev_index));
+				set(pv, "change",
+				    num(rb->index - rb->prev_index));
 			}
 			set(o, "previous", pv);
 		}
@@ -181,7 +188,7 @@ static json_t *compare_json(const sipas_report *r)
 }
 
 static json_t *item_json(const sipas_report *r, const sipas_report_uform *uf,
-			 uint32_t j)
+                         uint32_t j)
 {
 	const sipas_item *it = &uf->form->items[j];
 	double mean, median;
@@ -196,9 +203,12 @@ static json_t *item_json(const sipas_report *r, const sipas_report_uform *uf,
 		set(o, "median", num(median));
 		return o;
 	}
-	/* Every declared code, in the definition's order, 0 included. */
+	/* The codes somebody chose, in the definition's order: like
+	 * counts.by_channel, a count map leaves out its zeros. */
 	counts = code_key_obj();
 	for (uint32_t k = 0; k < it->ncodes; k++) {
+		if (row[1 + k] == 0)
+			continue;
 		code_key(key, sizeof key, it->codes[k]);
 		set(counts, key, count(row[1 + k]));
 	}
@@ -208,6 +218,8 @@ static json_t *item_json(const sipas_report *r, const sipas_report_uform *uf,
 		for (uint32_t k = 0; k < it->ncodes; k++) {
 			sipas_tally t = {row[1 + k], row[0]};
 
+			if (row[1 + k] == 0)
+				continue;
 			code_key(key, sizeof key, it->codes[k]);
 			set(share, key, num(sipas_index_rate(t)));
 		}
@@ -274,14 +286,15 @@ static json_t *unit_json(const sipas_report *r, const sipas_report_unit *u)
 		if (u->has_previous) {
 			pv = chk(json_object());
 			set(pv, "index", num(u->prev_index));
-			set(pv, "rank", u->prev_rank > 0 ? count(u->prev_rank)
-							 : json_null());
+			set(pv, "rank",
+			    u->prev_rank > 0 ? count(u->prev_rank)
+			                     : json_null());
 			set(pv, "change", num(u->index - u->prev_index));
 			set(pv, "rank_change",
 			    u->rank > 0 && u->prev_rank > 0
-				    ? json_integer((json_int_t)u->prev_rank -
-						   (json_int_t)u->rank)
-				    : json_null());
+			        ? json_integer((json_int_t)u->prev_rank -
+			                       (json_int_t)u->rank)
+			        : json_null());
 		}
 		set(o, "previous", pv);
 	}
@@ -310,30 +323,52 @@ static json_t *head_json(const sipas_report *r)
 	return o;
 }
 
-static int dump(json_t *j, FILE *f, size_t flags)
-{
-	int rc = json_dumpf(j, f, DUMP_FLAGS | flags);
+/* Room to encode one member or unit before a single fwrite (jansson's
+ * own file output writes token by token, several times slower). */
+struct out {
+	FILE *f;
+	char *buf;
+	size_t cap;
+};
 
+/* Encode j (then free it) and write it; -1 on a write error. */
+static int dump(struct out *o, json_t *j, size_t flags)
+{
+	size_t n = json_dumpb(j, o->buf, o->cap, DUMP_FLAGS | flags);
+
+	if (n > o->cap) {
+		free(o->buf);
+		o->cap = n + n / 2;
+		o->buf = sipas_xmalloc(o->cap);
+		n = json_dumpb(j, o->buf, o->cap, DUMP_FLAGS | flags);
+	}
 	json_decref(j);
-	return rc;
+	if (n == 0 || n > o->cap)
+		oom(); /* json_dumpb fails only without memory */
+	return fwrite(o->buf, 1, n, o->f) == n ? 0 : -1;
 }
 
 sipas_err sipas_report_write_json(const sipas_report *r, FILE *f,
-				  sipas_diag *diag)
+                                  sipas_diag *diag)
 {
+	struct out o = {f, NULL, 0};
 	int bad = 0;
 
+	o.cap = 1 << 16;
+	o.buf = sipas_xmalloc(o.cap);
+	errno = 0;
 	fputc('{', f);
-	bad |= dump(head_json(r), f, JSON_EMBED);
+	bad |= dump(&o, head_json(r), JSON_EMBED);
 	fputs(",\n\"units\":[", f);
 	for (uint32_t u = 0; u < r->nunits && !bad && !ferror(f); u++) {
 		fputs(u == 0 ? "\n" : ",\n", f);
-		bad |= dump(unit_json(r, &r->units[u]), f, 0);
+		bad |= dump(&o, unit_json(r, &r->units[u]), 0);
 	}
 	fputs("]}\n", f);
+	free(o.buf);
 	if (fflush(f) != 0 || ferror(f) || bad) {
 		sipas_diag_set(diag, "writing the JSON snapshot: %s",
-			       errno ? strerror(errno) : "write error");
+		               errno ? strerror(errno) : "write error");
 		return SIPAS_E_IO;
 	}
 	return SIPAS_OK;

@@ -20,7 +20,7 @@
 #include "sipas_text.h"
 #include "sipas_time.h"
 
-#define NAME_WIDTH 40   /* display columns of a name before it is cut */
+#define NAME_WIDTH 40 /* display columns of a name before it is cut */
 #define MAX_COLS 16
 #define NUM_LEN 40
 
@@ -29,8 +29,8 @@
 struct tbl {
 	size_t ncols;
 	const char *head[MAX_COLS];
-	char align[MAX_COLS];       /* 'l' or 'r' */
-	char **cells;               /* nrows * ncols, owned */
+	char align[MAX_COLS]; /* 'l' or 'r' */
+	char **cells;         /* nrows * ncols, owned */
 	size_t nrows, cap;
 };
 
@@ -66,7 +66,7 @@ static char *fit(const char *s, size_t maxw)
 }
 
 static void tbl_init(struct tbl *t, size_t ncols, const char *const *head,
-		     const char *align)
+                     const char *align)
 {
 	memset(t, 0, sizeof *t);
 	t->ncols = ncols;
@@ -92,7 +92,8 @@ static void tbl_row(struct tbl *t, const char *const *cells)
 	for (size_t c = 0; c < t->ncols; c++) {
 		const char *s = cells[c] != NULL ? cells[c] : "";
 
-		t->cells[t->nrows * t->ncols + c] = sipas_xstrndup(s, strlen(s));
+		t->cells[t->nrows * t->ncols + c] =
+		    sipas_xstrndup(s, strlen(s));
 	}
 	t->nrows++;
 }
@@ -104,7 +105,7 @@ static void pad(FILE *f, size_t n)
 }
 
 static void print_cells(FILE *f, const struct tbl *t, const size_t *w,
-			const char *const *cells)
+                        const char *const *cells)
 {
 	for (size_t c = 0; c < t->ncols; c++) {
 		size_t cw = width(cells[c]);
@@ -136,7 +137,8 @@ static void tbl_print(FILE *f, struct tbl *t)
 	}
 	print_cells(f, t, w, t->head);
 	for (size_t r = 0; r < t->nrows; r++)
-		print_cells(f, t, w, (const char *const *)t->cells + r * t->ncols);
+		print_cells(f, t, w,
+		            (const char *const *)t->cells + r * t->ncols);
 }
 
 static void tbl_free(struct tbl *t)
@@ -168,12 +170,13 @@ static const char *change(const struct fmt *fm, double v, char *buf)
 {
 	char tmp[NUM_LEN];
 
-	if (!sipas_report_format_number(v, fm->display, fm->mark, tmp, NUM_LEN)) {
+	if (!sipas_report_format_number(v, fm->display, fm->mark, tmp,
+	                                NUM_LEN)) {
 		snprintf(buf, NUM_LEN, "-");
 		return buf;
 	}
 	snprintf(buf, NUM_LEN, "%s%s",
-		 v > 0 && strspn(tmp, "0.,") != strlen(tmp) ? "+" : "", tmp);
+	         v > 0 && strspn(tmp, "0.,") != strlen(tmp) ? "+" : "", tmp);
 	return buf;
 }
 
@@ -198,15 +201,16 @@ static void heading(FILE *f, const sipas_report *r, const struct fmt *fm)
 	else
 		fprintf(f, "%s\n", c->id);
 	fprintf(f, "Definition revision %s, taken at %s\n", r->revision, taken);
-	fprintf(f, "Responses: %llu accepted, %llu duplicates, %llu quarantined\n",
-		(unsigned long long)r->stats.accepted,
-		(unsigned long long)r->stats.duplicates,
-		(unsigned long long)r->stats.quarantined);
+	fprintf(f,
+	        "Responses: %llu accepted, %llu duplicates, %llu quarantined\n",
+	        (unsigned long long)r->stats.accepted,
+	        (unsigned long long)r->stats.duplicates,
+	        (unsigned long long)r->stats.quarantined);
 	fputs("By channel:", f);
 	for (int i = 0; i < SIPAS_NCHANNELS; i++)
 		if (r->by_channel[i] > 0) {
 			fprintf(f, "%s %s %llu", sep, sipas_channel_names[i],
-				(unsigned long long)r->by_channel[i]);
+			        (unsigned long long)r->by_channel[i]);
 			sep = ",";
 		}
 	fputs(*sep ? "\nBy form:" : " none\nBy form:", f);
@@ -214,28 +218,28 @@ static void heading(FILE *f, const sipas_report *r, const struct fmt *fm)
 	for (uint32_t i = 0; i < r->nforms; i++)
 		if (r->forms[i].respondents > 0) {
 			fprintf(f, "%s %s %llu", sep, r->forms[i].form->id,
-				(unsigned long long)r->forms[i].respondents);
+			        (unsigned long long)r->forms[i].respondents);
 			sep = ",";
 		}
 	fprintf(f, "%s\n\n", *sep ? "" : " none");
 	fprintf(f, "Overall index: %s (%s)\n", number(fm, r->index, buf),
-		sipas_method_name(m->overall));
+	        sipas_method_name(m->overall));
 	if (r->has_compare) {
 		fprintf(f, "Previous (%s): %s, change %s\n", r->prev_campaign,
-			number(fm, r->prev_index, buf),
-			change(fm, r->index - r->prev_index, buf2));
+		        number(fm, r->prev_index, buf),
+		        change(fm, r->index - r->prev_index, buf2));
 		fprintf(f, "Units compared: %u, improved %u, declined %u\n",
-			r->units_compared, r->units_improved, r->units_declined);
+		        r->units_compared, r->units_improved,
+		        r->units_declined);
 	}
 	fputc('\n', f);
 }
 
 static void blocks(FILE *f, const sipas_report *r, const struct fmt *fm)
 {
-	static const char *const head[] = {"Block", "Name", "Units",
-					   "Respondents", "Index", "Min",
-					   "Max", "Median", "Above", "Below",
-					   "Change"};
+	static const char *const head[] = {
+	    "Block", "Name",   "Units", "Respondents", "Index", "Min",
+	    "Max",   "Median", "Above", "Below",       "Change"};
 	struct tbl t;
 	size_t ncols = r->has_compare ? 11 : 10;
 
@@ -248,14 +252,19 @@ static void blocks(FILE *f, const sipas_report *r, const struct fmt *fm)
 		char *name = fit(rb->block->name, NAME_WIDTH);
 		bool ab = !isnan(r->index);
 		const char *cells[] = {
-		    rb->block->id, name, integer(rb->units, n1),
-		    integer(rb->respondents, n2), number(fm, rb->index, n3),
-		    number(fm, rb->spread.min, n4), number(fm, rb->spread.max, n5),
+		    rb->block->id,
+		    name,
+		    integer(rb->units, n1),
+		    integer(rb->respondents, n2),
+		    number(fm, rb->index, n3),
+		    number(fm, rb->spread.min, n4),
+		    number(fm, rb->spread.max, n5),
 		    number(fm, rb->spread.median, n6),
 		    ab ? integer(rb->above, n7) : "-",
 		    ab ? integer(rb->below, n8) : "-",
-		    rb->has_previous ? change(fm, rb->index - rb->prev_index, n9)
-				     : "-"};
+		    rb->has_previous
+		        ? change(fm, rb->index - rb->prev_index, n9)
+		        : "-"};
 
 		tbl_row(&t, cells);
 		free(name);
@@ -268,15 +277,17 @@ static void blocks(FILE *f, const sipas_report *r, const struct fmt *fm)
 
 static void units(FILE *f, const sipas_report *r, const struct fmt *fm)
 {
-	static const char *const head[] = {"Rank", "Unit", "Name", "Block",
-					   "Respondents", "Index", "Previous",
-					   "Change", "Rank change"};
+	static const char *const head[] = {
+	    "Rank",  "Unit",     "Name",   "Block",      "Respondents",
+	    "Index", "Previous", "Change", "Rank change"};
 	const sipas_methods *m = sipas_def_methods(r->def);
 	size_t ncols = r->has_compare ? 9 : 6;
 	bool any_low = false;
 	struct tbl t;
 
 	tbl_init(&t, ncols, head, "rlllrrrrr");
+	for (uint32_t i = 0; i < r->nunits; i++)
+		any_low = any_low || r->units[i].low_sample;
 	for (uint32_t i = 0; i < r->nunits; i++) {
 		const sipas_report_unit *u = &r->units[r->ranked[i]];
 		char n1[NUM_LEN], n2[NUM_LEN], n3[NUM_LEN], n4[NUM_LEN];
@@ -284,25 +295,27 @@ static void units(FILE *f, const sipas_report *r, const struct fmt *fm)
 		char *name = fit(u->unit->name, NAME_WIDTH);
 		const char *cells[9];
 
-		if (u->low_sample) {
-			any_low = true;
-			number(fm, u->index, n3);
-			strncat(n3, " *", NUM_LEN - strlen(n3) - 1);
-		} else {
-			number(fm, u->index, n3);
-		}
+		/* A low sample is flagged "*"; the other numbers keep in line.
+		 */
+		number(fm, u->index, n3);
+		if (any_low)
+			strncat(n3, u->low_sample ? " *" : "  ",
+			        NUM_LEN - strlen(n3) - 1);
 		cells[0] = u->rank > 0 ? integer(u->rank, n1) : "-";
 		cells[1] = u->unit->id;
 		cells[2] = name;
 		cells[3] = sipas_def_block(r->def, u->unit->block)->id;
 		cells[4] = integer(u->respondents, n2);
 		cells[5] = n3;
-		cells[6] = u->has_previous ? number(fm, u->prev_index, n4) : "-";
-		cells[7] = u->has_previous ? change(fm, u->index - u->prev_index, n5)
-					   : "-";
+		cells[6] =
+		    u->has_previous ? number(fm, u->prev_index, n4) : "-";
+		cells[7] = u->has_previous
+		               ? change(fm, u->index - u->prev_index, n5)
+		               : "-";
 		cells[8] = "-";
 		if (u->has_previous && u->rank > 0 && u->prev_rank > 0) {
-			long long d = (long long)u->prev_rank - (long long)u->rank;
+			long long d =
+			    (long long)u->prev_rank - (long long)u->rank;
 
 			snprintf(n6, NUM_LEN, d > 0 ? "+%lld" : "%lld", d);
 			cells[8] = n6;
@@ -315,15 +328,15 @@ static void units(FILE *f, const sipas_report *r, const struct fmt *fm)
 	tbl_free(&t);
 	if (any_low)
 		fprintf(f, "* low sample: fewer than %u respondents\n",
-			m->min_respondents);
+		        m->min_respondents);
 	fputc('\n', f);
 }
 
 static void groups(FILE *f, const sipas_report *r, const struct fmt *fm)
 {
-	static const char *const head[] = {"Form", "Path", "Name", "Index",
-					   "Min", "Max", "Median", "Lowest",
-					   "Highest"};
+	static const char *const head[] = {"Form",   "Path",   "Name",
+	                                   "Index",  "Min",    "Max",
+	                                   "Median", "Lowest", "Highest"};
 	struct tbl t;
 
 	tbl_init(&t, 9, head, "lllrrrrll");
@@ -331,34 +344,39 @@ static void groups(FILE *f, const sipas_report *r, const struct fmt *fm)
 		const sipas_report_group *rg = &r->groups[g];
 		char n1[NUM_LEN], n2[NUM_LEN], n3[NUM_LEN], n4[NUM_LEN];
 		char n5[NUM_LEN], n6[NUM_LEN], lo[160], hi[160];
-		char indented[NAME_WIDTH * 4 + 64];
-		char *name;
-		uint32_t depth = rg->group->depth;
-
+		uint32_t depth = rg->group->depth < 8 ? rg->group->depth : 8;
+		char *name =
+		    fit(rg->group->name[0] ? rg->group->name : rg->group->id,
+		        NAME_WIDTH - 2 * depth);
+		size_t nlen = strlen(name);
 		/* Nested groups are indented under their parent. */
-		snprintf(indented, sizeof indented, "%*s", (int)(2 * depth), "");
-		name = fit(rg->group->name[0] ? rg->group->name : rg->group->id,
-			   NAME_WIDTH - 2 * (depth < 8 ? depth : 8));
-		strncat(indented, name, sizeof indented - strlen(indented) - 1);
+		char *indented = sipas_xmalloc(2 * depth + nlen + 1);
+
+		memset(indented, ' ', 2 * depth);
+		memcpy(indented + 2 * depth, name, nlen + 1);
 		free(name);
 		lo[0] = hi[0] = '\0';
 		if (rg->lowest != NULL)
 			snprintf(lo, sizeof lo, "%s %s", rg->lowest->unit->id,
-				 number(fm, rg->lowest_index, n5));
+			         number(fm, rg->lowest_index, n5));
 		if (rg->highest != NULL)
 			snprintf(hi, sizeof hi, "%s %s", rg->highest->unit->id,
-				 number(fm, rg->highest_index, n6));
+			         number(fm, rg->highest_index, n6));
 		{
 			const char *cells[] = {
-			    rg->form->id, rg->group->path, indented,
+			    rg->form->id,
+			    rg->group->path,
+			    indented,
 			    number(fm, rg->index, n1),
 			    number(fm, rg->spread.min, n2),
 			    number(fm, rg->spread.max, n3),
 			    number(fm, rg->spread.median, n4),
-			    rg->lowest ? lo : "-", rg->highest ? hi : "-"};
+			    rg->lowest ? lo : "-",
+			    rg->highest ? hi : "-"};
 
 			tbl_row(&t, cells);
 		}
+		free(indented);
 	}
 	fputs("Groups across units\n", f);
 	tbl_print(f, &t);
@@ -366,11 +384,11 @@ static void groups(FILE *f, const sipas_report *r, const struct fmt *fm)
 }
 
 sipas_err sipas_report_write_table(const sipas_report *r,
-				   const sipas_report_opts *o, FILE *f,
-				   sipas_diag *diag)
+                                   const sipas_report_opts *o, FILE *f,
+                                   sipas_diag *diag)
 {
 	struct fmt fm = {sipas_def_display(r->def),
-			 o != NULL && o->decimal_mark ? o->decimal_mark : '.'};
+	                 o != NULL && o->decimal_mark ? o->decimal_mark : '.'};
 
 	errno = 0;
 	heading(f, r, &fm);
@@ -379,7 +397,7 @@ sipas_err sipas_report_write_table(const sipas_report *r,
 	groups(f, r, &fm);
 	if (fflush(f) != 0 || ferror(f)) {
 		sipas_diag_set(diag, "writing the table: %s",
-			       errno ? strerror(errno) : "write error");
+		               errno ? strerror(errno) : "write error");
 		return SIPAS_E_IO;
 	}
 	return SIPAS_OK;

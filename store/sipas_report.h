@@ -9,8 +9,8 @@
  * null, "-" in the table, an empty CSV cell).
  *
  * Building needs no LMDB: sipas_report_build() takes the definition and a
- * callback that fills the counters of one (unit, form). sipas_report_from_view()
- * is that callback over a sipas_view.
+ * callback that fills the counters of one (unit, form).
+ * sipas_report_from_view() is that callback over a sipas_view.
  *
  * Order of the arrays (all stable, so outputs compare between runs):
  *   blocks     definition order
@@ -46,7 +46,7 @@
 typedef struct sipas_report_uform {
 	const sipas_form *form;
 	uint64_t respondents;
-	double index;                   /* the form index (method.unit) */
+	double index; /* the form index (method.unit) */
 	/* By criterion (form->ncriteria): satisfied / answered. */
 	const sipas_tally *crit;
 	/* By criterion, nlevels + 1 counts: [not applicable, level scale.min,
@@ -57,16 +57,16 @@ typedef struct sipas_report_uform {
 	const sipas_tally *group_tally;
 	/* Items: see sipas_report_item(). */
 	const uint64_t *items;
-	const double *item_stats;       /* 2 per item: mean, median (number) */
+	const double *item_stats; /* 2 per item: mean, median (number) */
 } sipas_report_uform;
 
 typedef struct sipas_report_unit {
 	const sipas_unit *unit;
-	uint64_t respondents;           /* summed over its forms */
-	double index;                   /* respondent-weighted over its forms */
-	uint32_t rank;                  /* 1 = highest; 0 = no index, no rank */
+	uint64_t respondents; /* summed over its forms */
+	double index;         /* respondent-weighted over its forms */
+	uint32_t rank;        /* 1 = highest; 0 = no index, no rank */
 	bool low_sample;
-	sipas_tally tally;              /* every criterion of every form (pooled) */
+	sipas_tally tally; /* every criterion of every form (pooled) */
 	uint32_t nforms;
 	const sipas_report_uform *forms;
 	/* With a comparison (sipas_report_compare): the unit in the previous
@@ -78,12 +78,12 @@ typedef struct sipas_report_unit {
 
 typedef struct sipas_report_block {
 	const sipas_block *block;
-	double index;                   /* method.block over its units */
-	uint64_t respondents;           /* summed over its units */
-	uint32_t units;                 /* units the definition declares in it */
-	sipas_spread spread;            /* min / max / median of unit indices */
-	uint32_t above, below;          /* units above / below the overall index */
-	bool has_previous;              /* comparison: the block had an index */
+	double index;          /* method.block over its units */
+	uint64_t respondents;  /* summed over its units */
+	uint32_t units;        /* units the definition declares in it */
+	sipas_spread spread;   /* min / max / median of unit indices */
+	uint32_t above, below; /* units above / below the overall index */
+	bool has_previous;     /* comparison: the block had an index */
 	double prev_index;
 } sipas_report_block;
 
@@ -91,34 +91,34 @@ typedef struct sipas_report_block {
 typedef struct sipas_report_group {
 	const sipas_form *form;
 	const sipas_group *group;
-	uint32_t group_pos;             /* index in form->groups */
-	double index;                   /* as method.block combines units */
-	sipas_tally tally;              /* summed over the units */
-	sipas_spread spread;            /* over the units' indices of the group */
-	const sipas_report_unit *lowest, *highest;  /* NULL: no unit has one */
+	uint32_t group_pos;  /* index in form->groups */
+	double index;        /* as method.block combines units */
+	sipas_tally tally;   /* summed over the units */
+	sipas_spread spread; /* over the units' indices of the group */
+	const sipas_report_unit *lowest, *highest; /* NULL: no unit has one */
 	double lowest_index, highest_index;
 } sipas_report_group;
 
 /* A form of the definition, with what the writers need to walk it. */
 typedef struct sipas_report_form {
 	const sipas_form *form;
-	uint32_t nunits;                /* units surveyed with it */
-	uint64_t respondents;           /* summed over those units */
-	uint32_t item_len;              /* uint64 per unit in uform->items */
-	const uint32_t *item_off;       /* by item: start in uform->items */
+	uint32_t nunits;          /* units surveyed with it */
+	uint64_t respondents;     /* summed over those units */
+	uint32_t item_len;        /* uint64 per unit in uform->items */
+	const uint32_t *item_off; /* by item: start in uform->items */
 } sipas_report_form;
 
 typedef struct sipas_report {
-	const sipas_def *def;           /* borrowed (or owned, from a view) */
-	const char *campaign;           /* the definition's campaign id */
+	const sipas_def *def; /* borrowed (or owned, from a view) */
+	const char *campaign; /* the definition's campaign id */
 	char revision[SIPAS_REVISION_MAX];
-	int64_t taken_at;               /* unix seconds */
+	int64_t taken_at; /* unix seconds */
 	sipas_campaign_stats stats;
-	uint64_t by_channel[SIPAS_NCHANNELS];  /* respondents by channel */
+	uint64_t by_channel[SIPAS_NCHANNELS]; /* respondents by channel */
 	int64_t scale_min;
-	uint32_t nlevels;               /* scale.max - scale.min + 1 */
+	uint32_t nlevels; /* scale.max - scale.min + 1 */
 
-	double index;                   /* method.overall */
+	double index; /* method.overall */
 	uint32_t nforms;
 	const sipas_report_form *forms; /* definition order; by_form */
 	uint32_t nblocks;
@@ -146,8 +146,8 @@ typedef struct sipas_report {
  * nothing was counted; any other code aborts the build (diag filled).
  */
 typedef sipas_err (*sipas_report_counts_fn)(void *ctx, const char *campaign,
-					    const sipas_unit *u,
-					    sipas_counts *c, sipas_diag *diag);
+                                            const sipas_unit *u,
+                                            sipas_counts *c, sipas_diag *diag);
 
 /*
  * Compute the report of definition `def` (borrowed: it must outlive the
@@ -158,13 +158,10 @@ typedef sipas_err (*sipas_report_counts_fn)(void *ctx, const char *campaign,
  * with sipas_report_free(); on failure *out is NULL and the callback's code
  * is returned. Aborts on out-of-memory (sipas_oom.h).
  */
-SIPAS_MUST_CHECK sipas_err sipas_report_build(const sipas_def *def,
-					      const char *revision,
-					      const sipas_campaign_stats *stats,
-					      int64_t taken_at,
-					      sipas_report_counts_fn fn,
-					      void *ctx, sipas_report **out,
-					      sipas_diag *diag);
+SIPAS_MUST_CHECK sipas_err sipas_report_build(
+    const sipas_def *def, const char *revision,
+    const sipas_campaign_stats *stats, int64_t taken_at,
+    sipas_report_counts_fn fn, void *ctx, sipas_report **out, sipas_diag *diag);
 
 /*
  * The report of `campaign` (NULL: the only campaign of the store) as of
@@ -173,10 +170,10 @@ SIPAS_MUST_CHECK sipas_err sipas_report_build(const sipas_def *def,
  * errors as the view returns them.
  */
 SIPAS_MUST_CHECK sipas_err sipas_report_from_view(sipas_view *v,
-						  const char *campaign,
-						  int64_t taken_at,
-						  sipas_report **out,
-						  sipas_diag *diag);
+                                                  const char *campaign,
+                                                  int64_t taken_at,
+                                                  sipas_report **out,
+                                                  sipas_diag *diag);
 
 /* Free a report and set *r to NULL; NULL and *r == NULL are fine. */
 void sipas_report_free(sipas_report **r);
@@ -194,7 +191,7 @@ void sipas_report_compare(sipas_report *r, const sipas_report *prev);
 /* The counts of criterion i of uf: [not applicable, min, ..., max]
  * (r->nlevels + 1 entries). */
 const uint64_t *sipas_report_dist(const sipas_report *r,
-				  const sipas_report_uform *uf, uint32_t i);
+                                  const sipas_report_uform *uf, uint32_t i);
 
 /*
  * The counts of item j of uf:
@@ -207,8 +204,8 @@ const uint64_t *sipas_report_dist(const sipas_report *r,
  * mean and median may be NULL.
  */
 const uint64_t *sipas_report_item(const sipas_report *r,
-				  const sipas_report_uform *uf, uint32_t j,
-				  double *mean, double *median);
+                                  const sipas_report_uform *uf, uint32_t j,
+                                  double *mean, double *median);
 
 /* ---- output ---- */
 
@@ -219,7 +216,7 @@ typedef enum sipas_report_format {
 } sipas_report_format;
 
 typedef struct sipas_report_opts {
-	char decimal_mark;   /* '.' (default when 0) or ',' (--locale vi) */
+	char decimal_mark; /* '.' (default when 0) or ',' (--locale vi) */
 } sipas_report_opts;
 
 /*
@@ -231,7 +228,7 @@ typedef struct sipas_report_opts {
  * false when v is NAN; otherwise returns true. out holds at least 32 bytes.
  */
 bool sipas_report_format_number(double v, const sipas_display *d,
-				char decimal_mark, char *out, size_t len);
+                                char decimal_mark, char *out, size_t len);
 
 /*
  * Write r to f. Each returns SIPAS_E_IO (errno text in diag) when f could
@@ -242,12 +239,12 @@ bool sipas_report_format_number(double v, const sipas_display *d,
  *   csv:   RFC 4180, one row per unit (';' separated with a ',' mark)
  */
 SIPAS_MUST_CHECK sipas_err sipas_report_write_json(const sipas_report *r,
-						   FILE *f, sipas_diag *diag);
+                                                   FILE *f, sipas_diag *diag);
 SIPAS_MUST_CHECK sipas_err sipas_report_write_table(const sipas_report *r,
-						    const sipas_report_opts *o,
-						    FILE *f, sipas_diag *diag);
+                                                    const sipas_report_opts *o,
+                                                    FILE *f, sipas_diag *diag);
 SIPAS_MUST_CHECK sipas_err sipas_report_write_csv(const sipas_report *r,
-						  const sipas_report_opts *o,
-						  FILE *f, sipas_diag *diag);
+                                                  const sipas_report_opts *o,
+                                                  FILE *f, sipas_diag *diag);
 
 #endif

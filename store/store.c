@@ -22,20 +22,7 @@ static const char *const db_names[DB_COUNT] = {
 /* Campaign record: seq u32, hash u64, defined_at i64, all little-endian. */
 #define CAMPAIGN_REC_LEN 20
 
-static void put_le(unsigned char *p, uint64_t v, int n)
-{
-	for (int i = 0; i < n; i++)
-		p[i] = (unsigned char)(v >> (8 * i));
-}
 
-static uint64_t get_le(const unsigned char *p, int n)
-{
-	uint64_t v = 0;
-
-	for (int i = n - 1; i >= 0; i--)
-		v = (v << 8) | p[i];
-	return v;
-}
 
 static sipas_err lmdb_fail(int rc, const char *what, sipas_diag *diag);
 
@@ -258,9 +245,9 @@ static void revision_from_record(sipas_revision *rev, const char *campaign,
 	if (clen > SIPAS_DEF_ID_MAX)
 		clen = SIPAS_DEF_ID_MAX;
 	memcpy(rev->campaign, campaign, clen);
-	rev->seq = (uint32_t)get_le(p, 4);
-	rev->hash = get_le(p + 4, 8);
-	rev->defined_at = (int64_t)get_le(p + 12, 8);
+	rev->seq = (uint32_t)store_get_le(p, 4);
+	rev->hash = store_get_le(p + 4, 8);
+	rev->defined_at = (int64_t)store_get_le(p + 12, 8);
 	snprintf(rev->id, sizeof rev->id, "%u-%016llx", rev->seq,
 		 (unsigned long long)rev->hash);
 }
@@ -321,9 +308,9 @@ static int define_txn(sipas_store *s, const char *json, size_t len,
 	rc = mdb_put(txn, s->dbi[DB_DEFINITIONS], &dkey, &dval, 0);
 	if (rc != 0)
 		goto out;
-	put_le(rec, seq, 4);
-	put_le(rec + 4, hash, 8);
-	put_le(rec + 12, (uint64_t)time(NULL), 8);
+	store_put_le(rec, seq, 4);
+	store_put_le(rec + 4, hash, 8);
+	store_put_le(rec + 12, (uint64_t)time(NULL), 8);
 	cval.mv_data = rec;
 	cval.mv_size = sizeof rec;
 	rc = mdb_put(txn, s->dbi[DB_CAMPAIGNS], &ckey, &cval, 0);
@@ -499,17 +486,15 @@ sipas_err store_parse_entry(const MDB_val *key, const MDB_val *val,
 
 	if (key->mv_size != 8 || n < 10 || p[0] != 1)
 		return SIPAS_E_STORE;
-	e->seq = 0;
-	for (int i = 0; i < 8; i++)
-		e->seq = (e->seq << 8) | k[i];
-	e->received_ms = (int64_t)get_le(p + 1, 8);
+	e->seq = store_get_be64(k);
+	e->received_ms = (int64_t)store_get_le(p + 1, 8);
 	srclen = p[9];
 	head = 10 + srclen + (quarantine ? 4 : 0);
 	if (srclen > SIPAS_DEF_ID_MAX || n < head)
 		return SIPAS_E_STORE;
 	memcpy(e->source, p + 10, srclen);
 	e->source[srclen] = '\0';
-	e->code = quarantine ? (sipas_err)get_le(p + 10 + srclen, 4) : SIPAS_OK;
+	e->code = quarantine ? (sipas_err)store_get_le(p + 10 + srclen, 4) : SIPAS_OK;
 	e->raw = p + head;
 	e->rawlen = n - head;
 	return SIPAS_OK;

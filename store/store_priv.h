@@ -6,6 +6,7 @@
 #define SIPAS_STORE_PRIV_H
 
 #include <lmdb.h>
+#include <stdint.h>
 
 #include "sipas_store.h"
 
@@ -17,6 +18,38 @@ struct sipas_store {
 	MDB_dbi dbi[DB_COUNT];
 	char *dir;
 };
+
+/* Fixed-width integers in records and keys. */
+static inline void store_put_le(unsigned char *p, uint64_t v, int n)
+{
+	for (int i = 0; i < n; i++)
+		p[i] = (unsigned char)(v >> (8 * i));
+}
+
+static inline uint64_t store_get_le(const unsigned char *p, int n)
+{
+	uint64_t v = 0;
+
+	for (int i = n - 1; i >= 0; i--)
+		v = (v << 8) | p[i];
+	return v;
+}
+
+/* Big-endian sequence keys sort in numeric order. */
+static inline void store_put_be64(unsigned char *p, uint64_t v)
+{
+	for (int i = 0; i < 8; i++)
+		p[i] = (unsigned char)(v >> (8 * (7 - i)));
+}
+
+static inline uint64_t store_get_be64(const unsigned char *p)
+{
+	uint64_t v = 0;
+
+	for (int i = 0; i < 8; i++)
+		v = (v << 8) | p[i];
+	return v;
+}
 
 /* Keys: every key that names a campaign starts with its id and a NUL, so
  * one campaign's records are one contiguous range. */
