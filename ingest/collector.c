@@ -1,2 +1,136 @@
-/* placeholder: being written */
-int main(void) { return 1; }
+/*
+ * collector.c - sipas-collector: takes survey responses from clients over
+ * ZeroMQ, answers what it can judge alone, forwards the rest to workers and
+ * relays their acks; with --spool it keeps taking responses while no worker
+ * is reachable. The daemon itself is collector_loop.c; this file is its
+ * option table and main.
+ *
+ * Exit status: 0 clean stop, 1 usage or configuration error, 2 the client
+ * socket cannot be bound or the spool cannot be opened.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "sipas_collector.h"
+#include "sipas_config.h"
+#include "sipas_daemon.h"
+#include "sipas_log.h"
+#include "sipas_relay.h"
+#include "sipas_text.h"
+
+#define EXIT_USAGE 1
+#define EXIT_RESOURCE 2
+
+static const sipas_option options[] = {
+    {"bind", 'b', SIPAS_OPT_STRING, "ENDPOINT", "tcp://127.0.0.1:7300", 0, 0,
+     "where clients reach this collector (ROUTER)"},
+    {"worker", 'w', SIPAS_OPT_LIST, "ENDPOINT", "tcp://127.0.0.1:7301", 0, 0,
+     "a worker to forward to; repeat for several"},
+    {"source", 's', SIPAS_OPT_STRING, "NAME", "default", 0, 0,
+     "name of this source, stamped on every response (1-64 of A-Za-z0-9._:-)"},
+    {"spool", 0, SIPAS_OPT_STRING, "DIR", NULL, 0, 0,
+     "keep and ack responses no worker can take now; deliver them later"},
+    {"spool-max-mb", 0, SIPAS_OPT_INT, "N", "1024", 1, 1048576,
+     "size ceiling of the spool folder in MiB"},
+    {"max-inflight", 0, SIPAS_OPT_INT, "N", "10000", 1, 1000000,
+     "responses waiting for a worker; past it clients get `busy`"},
+    {"max-inflight-mb", 0, SIPAS_OPT_INT, "N", "64", 1, 65536,
+     "bytes of responses waiting for a worker, in MiB"},
+    {"resend-ms", 0, SIPAS_OPT_INT, "MS", "3000", 100, 600000,
+     "re-send a response a worker has not answered after MS"},
+    {"give-up-ms", 0, SIPAS_OPT_INT, "MS", "60000", 1000, 86400000,
+     "forget an unanswered response after MS (the client re-sends)"},
+    {"log-level", 'l', SIPAS_OPT_STRING, "LEVEL", "info", 0, 0,
+     "err, warning, notice, info or debug"},
+};
+
+static const sipas_program program = {
+    .name = "sipas-collector",
+    .synopsis = "[OPTIONS]",
+    .about =
+        "Take survey responses from clients (ZeroMQ, msgpack), answer each\n"
+        "with an ack, and forward them to sipas-worker.",
+    .epilog = "Exit status: 0 clean stop (SIGTERM, SIGINT), 1 usage or "
+              "configuration\n"
+              "error, 2 the client endpoint cannot be bound or the spool "
+              "cannot be opened.",
+    .options = options,
+    .noptions = sizeof options / sizeof options[0],
+};
+
+/* Check the options main cannot leave to the collector; print why not. */
+static bool check(const sipas_config *cfg, sipas_collector_opts *o)
+{
+	const char *level = sipas_config_str(cfg, "log-level");
+	int lv = sipas_log_parse_level(level);
+
+	if (lv < 0) {
+		fprintf(stderr,
+		        "%s: --log-level: '%s' is not one of err, warning, "
+		        "notice, info, debug\n",
+		        program.name, level);
+		return false;
+	}
+	sipas_log_set_level(lv);
+	o->bind = sipas_config_str(cfg, "bind");
+	o->workers = sipas_config_list(cfg, "worker", &o->nworkers);
+	o->source = sipas_config_str(cfg, "source");
+	o->spool_dir = sipas_config_str(cfg, "spool");
+	if (!sipas_id_valid(o->source, strlen(o->source), SIPAS_SOURCE_MAX)) {
+		fprintf(stderr,
+		        "%s: --source: '%s' is not 1-%d of A-Za-z0-9._:-\n",
+		        program.name, o->source, SIPAS_SOURCE_MAX);
+		return false;
+	}
+	if (o->nworkers == 0) {
+		fprintf(stderr, "%s: --worker: at least one is needed\n",
+		        program.name);
+		return false;
+	}
+	if (o->spool_dir != NULL && o->spool_dir[0] == '\0')
+		o->spool_dir = NULL;
+	o->max_inflight = (uint32_t)sipas_config_int(cfg, "max-inflight");
+	o->max_inflight_bytes =
+	    (uint64_t)sipas_config_int(cfg, "max-inflight-mb") << 20;
+	o->spool_max_bytes = (uint64_t)sipas_config_int(cfg, "spool-max-mb")
+	                     << 20;
+	o->resend_ms = sipas_config_int(cfg, "resend-ms");
+	o->give_up_ms = sipas_config_int(cfg, "give-up-ms");
+	o->stop_wait_ms = 8000;
+	return true;
+}
+
+int main(int argc, char **argv)
+{
+	sipas_config *cfg = NULL;
+	sipas_collector *c = NULL;
+	sipas_collector_opts o;
+	sipas_diag diag = {{0}};
+	int status = EXIT_USAGE, first = 0;
+	sipas_err rv;
+
+	memset(&o, 0, sizeof o);
+	if (!sipas_config_load(&program, argc, argv, &cfg, &first, &status))
+		return status;
+	status = EXIT_USAGE;
+	if (first < argc) {
+		fprintf(stderr, "%s: %s: unexpected argument (see --help)\n",
+		        program.name, argv[first]);
+		goto out;
+	}
+	if (!check(cfg, &o))
+		goto out;
+	sipas_daemon_signals();
+	rv = sipas_collector_open(&c, &o, &diag);
+	if (rv != SIPAS_OK) {
+		sipas_log(SIPAS_LOG_ERR, "COL-OPEN-FAIL", "%s", diag.msg);
+		status = rv == SIPAS_E_USAGE ? EXIT_USAGE : EXIT_RESOURCE;
+		goto out;
+	}
+	sipas_collector_run(c);
+	status = 0;
+out:
+	sipas_collector_close(&c);
+	sipas_config_free(&cfg);
+	return status;
+}

@@ -34,8 +34,10 @@
 /* Ceilings of the readers (style.md, "Hard ceilings"); sipas_limits.h
  * holds the wire's. A longer line or record is refused as too_large
  * without being stored. */
-#define SIPAS_INPUT_MAX_LINE (1u << 20)   /* bytes of a JSONL line / CSV record */
-#define SIPAS_INPUT_MAX_COLUMNS 1024      /* columns of a CSV file */
+#define SIPAS_INPUT_MAX_LINE                                                   \
+	(1u << 20)                   /* bytes of a JSONL line / CSV record     \
+	                              */
+#define SIPAS_INPUT_MAX_COLUMNS 1024 /* columns of a CSV file */
 
 typedef struct sipas_input sipas_input;
 
@@ -55,23 +57,26 @@ typedef const sipas_def *(*sipas_input_def_fn)(void *ctx, const char *campaign);
 
 typedef struct sipas_input_opts {
 	sipas_input_format format;
-	int32_t utc_offset;           /* seconds east of UTC: CSV `ts` without offset */
-	sipas_input_def_fn definition;  /* CSV; may be NULL */
-	void *ctx;                    /* passed to definition */
+	int32_t utc_offset; /* seconds east of UTC: CSV `ts` without offset */
+	sipas_input_def_fn definition; /* CSV; may be NULL */
+	void *ctx;                     /* passed to definition */
 } sipas_input_opts;
 
 /* One record read. */
 typedef struct sipas_record {
-	uint64_t line;       /* line of the input where the record starts (1-based) */
-	bool ok;             /* true: the response is ready to send */
-	sipas_fault fault;   /* !ok: why it is refused; fault.id is set when the
-	                      * record's id was valid */
+	uint64_t line; /* line of the input where the record starts (1-based) */
+	bool ok;       /* true: the response is ready to send */
+	sipas_fault fault; /* !ok: why it is refused; fault.id is set when the
+	                    * record's id was valid */
+	bool guessed; /* CSV: no definition of the row's campaign was known,
+	               * so its item cells without ';' were read as one
+	               * integer even where the item may be `multi` */
 } sipas_record;
 
 /* A new reader of f (name is used in messages; copied). *out is freed
  * with sipas_input_free(). Never fails but for memory (abort, sipas_oom.h). */
 void sipas_input_new(sipas_input **out, FILE *f, const char *name,
-		     const sipas_input_opts *opts);
+                     const sipas_input_opts *opts);
 void sipas_input_free(sipas_input **in);
 
 /*
@@ -89,10 +94,9 @@ void sipas_input_free(sipas_input **in);
  * r is big (sipas_protocol.h): allocate one and reuse it. wire should have
  * the ceiling SIPAS_MAX_REQUEST: a bigger record is refused as too_large.
  */
-SIPAS_MUST_CHECK sipas_err sipas_input_next(sipas_input *in,
-					    sipas_response *r, sipas_buf *wire,
-					    sipas_record *rec,
-					    sipas_diag *diag);
+SIPAS_MUST_CHECK sipas_err sipas_input_next(sipas_input *in, sipas_response *r,
+                                            sipas_buf *wire, sipas_record *rec,
+                                            sipas_diag *diag);
 
 /* Bytes consumed from the file so far (for progress). */
 uint64_t sipas_input_offset(const sipas_input *in);

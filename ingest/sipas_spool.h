@@ -17,13 +17,17 @@
  *                  duplicate through this collector, with their content
  *                  digests, oldest evicted first.
  *
- * Keys are XXH3-128 of "campaign\0id"; digests are XXH3-128 of the exact
- * response bytes the client sent (sipas_spool_key, sipas_spool_digest).
+ * Keys are XXH3-128 of "campaign\0id" (sipas_spool_key). Digests are what
+ * the caller says two copies of a response are "the same content" by; the
+ * collector uses XXH3-128 of a canonical encoding (sipas_spool_digest of
+ * it), so that a copy sent with its keys in another order is a duplicate,
+ * as the worker judges it.
  *
  * On-disk layout (little-endian), one file per segment, "<16 hex>.seg":
  *     segment header  8 bytes  "SIPSPL1\n"
  *     record          magic u32 "SPR1", len u32, received_ms i64,
- *                     key 16, digest 16, len bytes of response,
+ *                     key 16, digest 16, len bytes of response (as the
+ *                     client sent it),
  *                     check u64 = XXH3-64 of everything before it in the
  *                     record
  * A lock file "lock" (fcntl write lock) keeps two collectors out of one
@@ -46,7 +50,7 @@ typedef struct sipas_hash128 {
 
 /* The key of a response: XXH3-128 of campaign, a NUL byte, id. */
 sipas_hash128 sipas_spool_key(const char *campaign, const char *id);
-/* The digest of a response's bytes: XXH3-128. */
+/* XXH3-128 of bytes. */
 sipas_hash128 sipas_spool_digest(const void *bytes, size_t len);
 static inline bool sipas_hash128_eq(sipas_hash128 a, sipas_hash128 b)
 {
@@ -72,9 +76,9 @@ size_t sipas_keytab_count(const sipas_keytab *t);
 /* ---- what a key is known as ---- */
 
 typedef enum sipas_match {
-	SIPAS_MATCH_NONE = 0,   /* key unknown */
-	SIPAS_MATCH_SAME = 1,   /* key known with the same digest: duplicate */
-	SIPAS_MATCH_OTHER = 2   /* key known with another digest: conflict */
+	SIPAS_MATCH_NONE = 0, /* key unknown */
+	SIPAS_MATCH_SAME = 1, /* key known with the same digest: duplicate */
+	SIPAS_MATCH_OTHER = 2 /* key known with another digest: conflict */
 } sipas_match;
 
 /* ---- idcache ---- */
@@ -86,9 +90,10 @@ sipas_idcache *sipas_idcache_new(size_t cap);
 void sipas_idcache_free(sipas_idcache **c);
 /* Remember key with digest; a key already there keeps its place and gets
  * the new digest. The oldest key goes when the cache is full. */
-void sipas_idcache_put(sipas_idcache *c, sipas_hash128 key, sipas_hash128 digest);
+void sipas_idcache_put(sipas_idcache *c, sipas_hash128 key,
+                       sipas_hash128 digest);
 sipas_match sipas_idcache_find(const sipas_idcache *c, sipas_hash128 key,
-			       sipas_hash128 digest);
+                               sipas_hash128 digest);
 size_t sipas_idcache_count(const sipas_idcache *c);
 
 /* ---- spool ---- */
@@ -96,19 +101,20 @@ size_t sipas_idcache_count(const sipas_idcache *c);
 typedef struct sipas_spool sipas_spool;
 
 typedef struct sipas_spool_opts {
-	uint64_t segment_bytes;  /* start a new segment past this size; 0 = 8 MiB */
-	uint64_t max_bytes;      /* bytes of all segment files; 0 = 1 GiB */
-	uint32_t max_entries;    /* records held; 0 = 1,000,000 */
+	uint64_t
+	    segment_bytes;  /* start a new segment past this size; 0 = 8 MiB */
+	uint64_t max_bytes; /* bytes of all segment files; 0 = 1 GiB */
+	uint32_t max_entries; /* records held; 0 = 1,000,000 */
 } sipas_spool_opts;
 
 typedef struct sipas_spool_stats {
-	uint64_t entries;        /* records held (not yet done) */
-	uint64_t pending;        /* of which durable and waiting for delivery */
-	uint64_t out;            /* of which out for delivery */
-	uint64_t bytes;          /* bytes of all segment files */
-	uint32_t segments;       /* segment files */
-	uint64_t recovered;      /* records read back by open */
-	uint64_t truncated;      /* bytes cut off torn tails by open */
+	uint64_t entries;   /* records held (not yet done) */
+	uint64_t pending;   /* of which durable and waiting for delivery */
+	uint64_t out;       /* of which out for delivery */
+	uint64_t bytes;     /* bytes of all segment files */
+	uint32_t segments;  /* segment files */
+	uint64_t recovered; /* records read back by open */
+	uint64_t truncated; /* bytes cut off torn tails by open */
 } sipas_spool_stats;
 
 /*
@@ -120,15 +126,22 @@ typedef struct sipas_spool_stats {
  * in diag. On success the caller owns *out (sipas_spool_close).
  */
 SIPAS_MUST_CHECK sipas_err sipas_spool_open(sipas_spool **out, const char *dir,
-					    const sipas_spool_opts *opts,
-					    sipas_diag *diag);
+                                            const sipas_spool_opts *opts,
+                                            sipas_diag *diag);
 /* Close the files and free; NULL-safe. Records not yet synced are left to
  * the next open (which may or may not find them whole). */
 void sipas_spool_close(sipas_spool **sp);
 
 /* Whether key is held (synced or not) and with which digest. */
 sipas_match sipas_spool_find(const sipas_spool *sp, sipas_hash128 key,
-			     sipas_hash128 digest);
+                             sipas_hash128 digest);
+
+/* A record handed out for delivery. */
+typedef struct sipas_spool_item {
+	uint64_t seq; /* names it for release / done */
+	int64_t received_ms;
+	sipas_hash128 key, digest;
+} sipas_spool_item;
 
 /*
  * Write one record (the response bytes, at most SIPAS_MAX_REQUEST). It is
@@ -139,10 +152,9 @@ sipas_match sipas_spool_find(const sipas_spool *sp, sipas_hash128 key,
  * nothing is kept of this record nor of any record appended since the last
  * successful sync -- the caller answers `busy` for all of them.
  */
-SIPAS_MUST_CHECK sipas_err sipas_spool_append(sipas_spool *sp, sipas_hash128 key,
-					      int64_t received_ms,
-					      const void *bytes, size_t len,
-					      sipas_diag *diag);
+SIPAS_MUST_CHECK sipas_err sipas_spool_append(
+    sipas_spool *sp, sipas_hash128 key, sipas_hash128 digest,
+    int64_t received_ms, const void *bytes, size_t len, sipas_diag *diag);
 /* True when records were appended since the last sync. */
 bool sipas_spool_dirty(const sipas_spool *sp);
 /*
@@ -154,15 +166,15 @@ SIPAS_MUST_CHECK sipas_err sipas_spool_sync(sipas_spool *sp, sipas_diag *diag);
 
 /*
  * Take the oldest durable record that is not out for delivery: its bytes
- * replace out's contents, *seq names it for release/done, *received_ms
- * and *key come from its record. It is now out for delivery.
+ * replace out's contents (out needs a ceiling of SIPAS_MAX_REQUEST), *it
+ * describes it. It is now out for delivery.
  * SIPAS_E_NOT_FOUND when there is none; SIPAS_E_IO when it cannot be read
- * or no longer matches its digest (the record is then forgotten: the
- * caller logs it; this is disk corruption, nothing else can do it).
+ * or no longer checks out (the record is then forgotten: the caller logs
+ * it; this is disk corruption, nothing else can do it).
  */
 SIPAS_MUST_CHECK sipas_err sipas_spool_next(sipas_spool *sp, sipas_buf *out,
-					    uint64_t *seq, int64_t *received_ms,
-					    sipas_hash128 *key, sipas_diag *diag);
+                                            sipas_spool_item *it,
+                                            sipas_diag *diag);
 /* Put a record out for delivery back among the pending (a worker was busy
  * or did not answer). Unknown seq: ignored. */
 void sipas_spool_release(sipas_spool *sp, uint64_t seq);
@@ -171,7 +183,7 @@ void sipas_spool_release(sipas_spool *sp, uint64_t seq);
  * SIPAS_E_IO only when a file could not be deleted (reason in diag; the
  * record is forgotten anyway and the file read back at the next open). */
 SIPAS_MUST_CHECK sipas_err sipas_spool_done(sipas_spool *sp, uint64_t seq,
-					    sipas_diag *diag);
+                                            sipas_diag *diag);
 
 void sipas_spool_stats_get(const sipas_spool *sp, sipas_spool_stats *st);
 

@@ -64,7 +64,7 @@ struct kslot {
 
 struct sipas_keytab {
 	struct kslot *slot;
-	size_t mask;   /* capacity - 1, capacity a power of two */
+	size_t mask; /* capacity - 1, capacity a power of two */
 	size_t count;
 };
 
@@ -176,7 +176,7 @@ struct idrec {
 struct sipas_idcache {
 	struct idrec *ring;
 	size_t cap;
-	uint64_t next;  /* positions handed out so far */
+	uint64_t next; /* positions handed out so far */
 	sipas_keytab *where;
 };
 
@@ -200,7 +200,8 @@ void sipas_idcache_free(sipas_idcache **c)
 	*c = NULL;
 }
 
-void sipas_idcache_put(sipas_idcache *c, sipas_hash128 key, sipas_hash128 digest)
+void sipas_idcache_put(sipas_idcache *c, sipas_hash128 key,
+                       sipas_hash128 digest)
 {
 	uint64_t pos;
 	struct idrec *r;
@@ -219,15 +220,15 @@ void sipas_idcache_put(sipas_idcache *c, sipas_hash128 key, sipas_hash128 digest
 }
 
 sipas_match sipas_idcache_find(const sipas_idcache *c, sipas_hash128 key,
-			       sipas_hash128 digest)
+                               sipas_hash128 digest)
 {
 	uint64_t pos;
 
 	if (!sipas_keytab_get(c->where, key, &pos))
 		return SIPAS_MATCH_NONE;
 	return sipas_hash128_eq(c->ring[pos % c->cap].digest, digest)
-		       ? SIPAS_MATCH_SAME
-		       : SIPAS_MATCH_OTHER;
+	           ? SIPAS_MATCH_SAME
+	           : SIPAS_MATCH_OTHER;
 }
 
 size_t sipas_idcache_count(const sipas_idcache *c)
@@ -249,19 +250,19 @@ size_t sipas_idcache_count(const sipas_idcache *c)
 #define DEF_MAX_ENTRIES 1000000u
 
 struct segment {
-	uint64_t id;      /* the file is "%016llx.seg" */
+	uint64_t id; /* the file is "%016llx.seg" */
 	int fd;
-	uint64_t size;    /* bytes written */
-	uint64_t synced;  /* size at the last successful sync */
-	uint32_t live;    /* records not done */
+	uint64_t size;   /* bytes written */
+	uint64_t synced; /* size at the last successful sync */
+	uint32_t live;   /* records not done */
 };
 
 enum { E_UNSYNCED, E_PENDING, E_OUT, E_DONE };
 
 struct entry {
-	struct segment *seg;  /* dangling once DONE: never read then */
-	uint64_t off;         /* record start in seg */
-	uint32_t len;         /* response bytes */
+	struct segment *seg; /* dangling once DONE: never read then */
+	uint64_t off;        /* record start in seg */
+	uint32_t len;        /* response bytes */
 	uint8_t state;
 	int64_t received_ms;
 	sipas_hash128 key, digest;
@@ -272,20 +273,20 @@ struct sipas_spool {
 	int dirfd, lockfd;
 	sipas_spool_opts o;
 
-	struct segment **seg;  /* by id */
+	struct segment **seg; /* by id */
 	size_t nseg, segcap;
-	struct segment *cur;   /* where appends go; NULL = start one */
+	struct segment *cur; /* where appends go; NULL = start one */
 	uint64_t next_seg;
 
-	struct entry *ring;    /* capacity a power of two */
+	struct entry *ring; /* capacity a power of two */
 	size_t cap, head, n;
-	uint64_t head_seq;     /* seq of ring[head] */
-	uint64_t cursor;       /* no PENDING entry has a smaller seq */
-	sipas_keytab *index;   /* key -> seq */
+	uint64_t head_seq;   /* seq of ring[head] */
+	uint64_t cursor;     /* no PENDING entry has a smaller seq */
+	sipas_keytab *index; /* key -> seq */
 
 	uint64_t bytes, live, pending, out, unsynced;
 	uint64_t recovered, truncated;
-	unsigned char *rec;    /* REC_MAX scratch */
+	unsigned char *rec; /* REC_MAX scratch */
 };
 
 static void put_le(unsigned char *p, uint64_t v, int w)
@@ -329,7 +330,7 @@ static uint64_t push_entry(sipas_spool *sp, const struct entry *e)
 }
 
 static sipas_err io_fail(sipas_diag *diag, const sipas_spool *sp,
-			 const char *what, int err)
+                         const char *what, int err)
 {
 	sipas_diag_set(diag, "%s: %s: %s", sp->dir, what, strerror(err));
 	return SIPAS_E_IO;
@@ -355,9 +356,9 @@ static bool seg_parse(const char *name, uint64_t *id)
 		return false;
 	for (int i = 0; i < 16; i++) {
 		char c = name[i];
-		int d = c >= '0' && c <= '9' ? c - '0'
-			: c >= 'a' && c <= 'f' ? c - 'a' + 10
-					       : -1;
+		int d = c >= '0' && c <= '9'   ? c - '0'
+		        : c >= 'a' && c <= 'f' ? c - 'a' + 10
+		                               : -1;
 		if (d < 0)
 			return false;
 		v = v << 4 | (uint64_t)d;
@@ -424,7 +425,8 @@ static void seg_add(sipas_spool *sp, struct segment *s)
 }
 
 /* Close, unlink and forget segment s. */
-static sipas_err seg_delete(sipas_spool *sp, struct segment *s, sipas_diag *diag)
+static sipas_err seg_delete(sipas_spool *sp, struct segment *s,
+                            sipas_diag *diag)
 {
 	char name[32];
 	sipas_err rv = SIPAS_OK;
@@ -437,7 +439,7 @@ static sipas_err seg_delete(sipas_spool *sp, struct segment *s, sipas_diag *diag
 		if (sp->seg[i] != s)
 			continue;
 		memmove(&sp->seg[i], &sp->seg[i + 1],
-			(sp->nseg - i - 1) * sizeof *sp->seg);
+		        (sp->nseg - i - 1) * sizeof *sp->seg);
 		sp->nseg--;
 		break;
 	}
@@ -531,7 +533,7 @@ static sipas_err seg_create(sipas_spool *sp, sipas_diag *diag)
 
 	seg_name(name, sizeof name, sp->next_seg);
 	fd = openat(sp->dirfd, name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC,
-		    0640);
+	            0640);
 	if (fd < 0)
 		return io_fail(diag, sp, name, errno);
 	err = write_all(fd, SEG_MAGIC, SEG_HEADER, 0);
@@ -554,7 +556,7 @@ static sipas_err seg_create(sipas_spool *sp, sipas_diag *diag)
 }
 
 sipas_match sipas_spool_find(const sipas_spool *sp, sipas_hash128 key,
-			     sipas_hash128 digest)
+                             sipas_hash128 digest)
 {
 	uint64_t seq;
 	const struct entry *e;
@@ -563,12 +565,12 @@ sipas_match sipas_spool_find(const sipas_spool *sp, sipas_hash128 key,
 	    (e = entry_at(sp, seq)) == NULL)
 		return SIPAS_MATCH_NONE;
 	return sipas_hash128_eq(e->digest, digest) ? SIPAS_MATCH_SAME
-						   : SIPAS_MATCH_OTHER;
+	                                           : SIPAS_MATCH_OTHER;
 }
 
 sipas_err sipas_spool_append(sipas_spool *sp, sipas_hash128 key,
-			     int64_t received_ms, const void *bytes, size_t len,
-			     sipas_diag *diag)
+                             sipas_hash128 digest, int64_t received_ms,
+                             const void *bytes, size_t len, sipas_diag *diag)
 {
 	size_t reclen = REC_HEAD + len + REC_TAIL;
 	unsigned char *r = sp->rec;
@@ -599,10 +601,13 @@ sipas_err sipas_spool_append(sipas_spool *sp, sipas_hash128 key,
 		if (rv != SIPAS_OK)
 			return rv;
 	}
-	e = (struct entry){.seg = sp->cur, .off = sp->cur->size,
-			   .len = (uint32_t)len, .state = E_UNSYNCED,
-			   .received_ms = received_ms, .key = key,
-			   .digest = sipas_spool_digest(bytes, len)};
+	e = (struct entry){.seg = sp->cur,
+	                   .off = sp->cur->size,
+	                   .len = (uint32_t)len,
+	                   .state = E_UNSYNCED,
+	                   .received_ms = received_ms,
+	                   .key = key,
+	                   .digest = digest};
 	put_le(r, REC_MAGIC, 4);
 	put_le(r + 4, len, 4);
 	put_le(r + 8, (uint64_t)received_ms, 8);
@@ -631,11 +636,11 @@ sipas_err sipas_spool_append(sipas_spool *sp, sipas_hash128 key,
 
 static sipas_err forget(sipas_spool *sp, uint64_t seq, sipas_diag *diag);
 
-sipas_err sipas_spool_next(sipas_spool *sp, sipas_buf *out, uint64_t *seq,
-			   int64_t *received_ms, sipas_hash128 *key,
-			   sipas_diag *diag)
+sipas_err sipas_spool_next(sipas_spool *sp, sipas_buf *out,
+                           sipas_spool_item *it, sipas_diag *diag)
 {
 	uint64_t s = sp->cursor < sp->head_seq ? sp->head_seq : sp->cursor;
+	unsigned char *r = sp->rec;
 	struct entry *e = NULL;
 	sipas_err rv;
 	int err;
@@ -654,16 +659,18 @@ sipas_err sipas_spool_next(sipas_spool *sp, sipas_buf *out, uint64_t *seq,
 	sp->pending--;
 	sp->out++;
 	sipas_buf_reset(out);
-	err = read_all(e->seg->fd, sp->rec, e->len, e->off + REC_HEAD);
+	/* The whole record, checked as open checks it. */
+	err = read_all(e->seg->fd, r, REC_HEAD + e->len + REC_TAIL, e->off);
 	if (err != 0) {
 		rv = io_fail(diag, sp, "read", err < 0 ? EIO : err);
-	} else if (!sipas_hash128_eq(sipas_spool_digest(sp->rec, e->len),
-				     e->digest)) {
-		sipas_diag_set(diag, "%s: record %llu no longer matches its "
-			       "digest", sp->dir, (unsigned long long)s);
+	} else if (get_le(r, 4) != REC_MAGIC || get_le(r + 4, 4) != e->len ||
+	           get_le(r + REC_HEAD + e->len, 8) !=
+	               XXH3_64bits(r, REC_HEAD + e->len)) {
+		sipas_diag_set(diag, "%s: record %llu does not check out",
+		               sp->dir, (unsigned long long)s);
 		rv = SIPAS_E_IO;
 	} else {
-		rv = sipas_buf_append(out, sp->rec, e->len);
+		rv = sipas_buf_append(out, r + REC_HEAD, e->len);
 	}
 	if (rv != SIPAS_OK) {
 		sipas_diag ignored;
@@ -672,11 +679,10 @@ sipas_err sipas_spool_next(sipas_spool *sp, sipas_buf *out, uint64_t *seq,
 		(void)forget(sp, s, &ignored);
 		return SIPAS_E_IO;
 	}
-	*seq = s;
-	if (received_ms != NULL)
-		*received_ms = e->received_ms;
-	if (key != NULL)
-		*key = e->key;
+	*it = (sipas_spool_item){.seq = s,
+	                         .received_ms = e->received_ms,
+	                         .key = e->key,
+	                         .digest = e->digest};
 	return SIPAS_OK;
 }
 
@@ -727,11 +733,13 @@ sipas_err sipas_spool_done(sipas_spool *sp, uint64_t seq, sipas_diag *diag)
 
 void sipas_spool_stats_get(const sipas_spool *sp, sipas_spool_stats *st)
 {
-	*st = (sipas_spool_stats){.entries = sp->live, .pending = sp->pending,
-				  .out = sp->out, .bytes = sp->bytes,
-				  .segments = (uint32_t)sp->nseg,
-				  .recovered = sp->recovered,
-				  .truncated = sp->truncated};
+	*st = (sipas_spool_stats){.entries = sp->live,
+	                          .pending = sp->pending,
+	                          .out = sp->out,
+	                          .bytes = sp->bytes,
+	                          .segments = (uint32_t)sp->nseg,
+	                          .recovered = sp->recovered,
+	                          .truncated = sp->truncated};
 }
 
 /* ---- open: lock, list, read back ---- */
@@ -745,7 +753,7 @@ static int cmp_u64(const void *a, const void *b)
 
 /* Read the records of segment s (already open); cut a torn tail. */
 static sipas_err seg_recover(sipas_spool *sp, struct segment *s,
-			     uint64_t filesize, sipas_diag *diag)
+                             uint64_t filesize, sipas_diag *diag)
 {
 	unsigned char *r = sp->rec;
 	uint64_t off = SEG_HEADER;
@@ -768,18 +776,20 @@ static sipas_err seg_recover(sipas_spool *sp, struct segment *s,
 		    off + REC_HEAD + len + REC_TAIL > filesize)
 			break;
 		err = read_all(s->fd, r + REC_HEAD, len + REC_TAIL,
-			       off + REC_HEAD);
+		               off + REC_HEAD);
 		if (err > 0)
 			return io_fail(diag, sp, name, err);
 		if (err < 0 || get_le(r + REC_HEAD + len, 8) !=
-				       XXH3_64bits(r, REC_HEAD + len))
+		                   XXH3_64bits(r, REC_HEAD + len))
 			break;
 		e = (struct entry){
-			.seg = s, .off = off, .len = (uint32_t)len,
-			.state = E_PENDING,
-			.received_ms = (int64_t)get_le(r + 8, 8),
-			.key = {get_le(r + 16, 8), get_le(r + 24, 8)},
-			.digest = {get_le(r + 32, 8), get_le(r + 40, 8)}};
+		    .seg = s,
+		    .off = off,
+		    .len = (uint32_t)len,
+		    .state = E_PENDING,
+		    .received_ms = (int64_t)get_le(r + 8, 8),
+		    .key = {get_le(r + 16, 8), get_le(r + 24, 8)},
+		    .digest = {get_le(r + 32, 8), get_le(r + 40, 8)}};
 		{
 			uint64_t seq = push_entry(sp, &e);
 
@@ -867,8 +877,9 @@ static sipas_err open_segments(sipas_spool *sp, sipas_diag *diag)
 			if (err > 0)
 				rv = io_fail(diag, sp, name, err);
 			else {
-				sipas_diag_set(diag, "%s: %s: not a spool segment",
-					       sp->dir, name);
+				sipas_diag_set(diag,
+				               "%s: %s: not a spool segment",
+				               sp->dir, name);
 				rv = SIPAS_E_IO;
 			}
 			break;
@@ -891,7 +902,7 @@ static sipas_err open_segments(sipas_spool *sp, sipas_diag *diag)
 }
 
 sipas_err sipas_spool_open(sipas_spool **out, const char *dir,
-			   const sipas_spool_opts *opts, sipas_diag *diag)
+                           const sipas_spool_opts *opts, sipas_diag *diag)
 {
 	sipas_spool *sp = sipas_xcalloc(1, sizeof *sp);
 	struct flock lk;
@@ -922,8 +933,8 @@ sipas_err sipas_spool_open(sipas_spool **out, const char *dir,
 		rv = io_fail(diag, sp, "open", errno);
 		goto fail;
 	}
-	sp->lockfd = openat(sp->dirfd, "lock", O_RDWR | O_CREAT | O_CLOEXEC,
-			    0640);
+	sp->lockfd =
+	    openat(sp->dirfd, "lock", O_RDWR | O_CREAT | O_CLOEXEC, 0640);
 	if (sp->lockfd < 0) {
 		rv = io_fail(diag, sp, "lock", errno);
 		goto fail;
@@ -934,7 +945,7 @@ sipas_err sipas_spool_open(sipas_spool **out, const char *dir,
 	if (fcntl(sp->lockfd, F_SETLK, &lk) != 0) {
 		if (errno == EAGAIN || errno == EACCES)
 			sipas_diag_set(diag, "%s: in use by another process",
-				       dir);
+			               dir);
 		else
 			(void)io_fail(diag, sp, "lock", errno);
 		rv = SIPAS_E_IO;

@@ -52,28 +52,35 @@ enum col {
 	C_UNKNOWN        /* respondent.* / entry.* not in the protocol */
 };
 
-static const char *const col_names[NFIXED] = {
-    "v",          "id",
-    "campaign",   "unit",
-    "form",       "channel",
-    "ts",         "comment",
-    "respondent.kind", "respondent.gender",
-    "respondent.age",  "respondent.edu",
-    "respondent.job",  "respondent.ethnic",
-    "entry.clerk",     "entry.batch",
-    "entry.serial"};
+static const char *const col_names[NFIXED] = {"v",
+                                              "id",
+                                              "campaign",
+                                              "unit",
+                                              "form",
+                                              "channel",
+                                              "ts",
+                                              "comment",
+                                              "respondent.kind",
+                                              "respondent.gender",
+                                              "respondent.age",
+                                              "respondent.edu",
+                                              "respondent.job",
+                                              "respondent.ethnic",
+                                              "entry.clerk",
+                                              "entry.batch",
+                                              "entry.serial"};
 
 static const char *const kind_names[] = {"person", "org"};
 
 struct column {
-	int kind;          /* enum col */
-	const char *name;  /* item id or key, NUL-terminated, in hdr */
+	int kind;         /* enum col */
+	const char *name; /* item id or key, NUL-terminated, in hdr */
 	size_t len;
 };
 
 struct sipas_input {
 	FILE *f;
-	int fd;            /* fileno(f), or -1 for a memory stream */
+	int fd; /* fileno(f), or -1 for a memory stream */
 	char *name;
 	sipas_input_opts o;
 
@@ -81,23 +88,23 @@ struct sipas_input {
 	char *chunk;
 	size_t pos, end;
 	bool eof, started;
-	uint64_t offset;   /* bytes consumed */
-	uint64_t lineno;   /* line of the next byte */
+	uint64_t offset; /* bytes consumed */
+	uint64_t lineno; /* line of the next byte */
 
 	/* the current record: a JSON line, or CSV cells (each NUL-ended) */
 	char *rec;
 	size_t len;
 
 	/* JSON */
-	json_t *doc;       /* the last line parsed; r's strings point in it */
-	char *scratch;     /* a line with invalid UTF-8 made parseable */
+	json_t *doc;   /* the last line parsed; r's strings point in it */
+	char *scratch; /* a line with invalid UTF-8 made parseable */
 	size_t scratch_cap;
 
 	/* CSV */
 	bool have_header;
 	uint32_t ncols;
 	struct column *cols;
-	char *hdr;         /* the header's names */
+	char *hdr; /* the header's names */
 	uint32_t ncells;
 	uint32_t *cell_off, *cell_len;
 	bool cell_quoted_last;
@@ -126,7 +133,7 @@ static void clip_utf8(char *s)
 
 /* dst = "parent.key" (or "key"), cut to fit an ack field. */
 static void path(char dst[SIPAS_ACK_FIELD_MAX], const char *parent,
-		 const char *key, size_t klen)
+                 const char *key, size_t klen)
 {
 	size_t n = 0;
 
@@ -144,10 +151,11 @@ static void path(char dst[SIPAS_ACK_FIELD_MAX], const char *parent,
 
 /* "Item A1 <what>" or "Field unit <what>", as protocol.c's bad(). */
 static sipas_err bad(sipas_fault *f, sipas_err code, const char *field,
-		     const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+                     const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 
 static sipas_err bad(sipas_fault *f, sipas_err code, const char *field,
-		     const char *fmt, ...)
+                     const char *fmt, ...)
 {
 	bool item = strncmp(field, "items.", 6) == 0;
 	char what[SIPAS_ACK_DETAIL_MAX];
@@ -157,26 +165,26 @@ static sipas_err bad(sipas_fault *f, sipas_err code, const char *field,
 	vsnprintf(what, sizeof what, fmt, ap);
 	va_end(ap);
 	sipas_fault_set(f, code, field, "%s %s %s", item ? "Item" : "Field",
-			item ? field + 6 : field, what);
+	                item ? field + 6 : field, what);
 	return code;
 }
 
 static sipas_err unknown_field(sipas_fault *f, const char *parent,
-			       const char *key, size_t klen)
+                               const char *key, size_t klen)
 {
 	char field[SIPAS_ACK_FIELD_MAX];
 
 	path(field, parent, key, klen);
 	sipas_fault_set(f, SIPAS_E_UNKNOWN_FIELD, field,
-			"Field %s is not part of the protocol.", field);
+	                "Field %s is not part of the protocol.", field);
 	return SIPAS_E_UNKNOWN_FIELD;
 }
 
 /* A string value: bad_utf8, too_large over max bytes, then bad_value
  * unless it is one of allowed[0..nallowed) (0: any). */
 static sipas_err check_str(sipas_fault *f, const char *s, size_t n,
-			   const char *field, size_t max,
-			   const char *const *allowed, size_t nallowed)
+                           const char *field, size_t max,
+                           const char *const *allowed, size_t nallowed)
 {
 	char list[128] = "";
 	size_t i, k = 0;
@@ -185,7 +193,7 @@ static sipas_err check_str(sipas_fault *f, const char *s, size_t n,
 		return bad(f, SIPAS_E_BAD_UTF8, field, "is not valid UTF-8.");
 	if (n > max)
 		return bad(f, SIPAS_E_TOO_LARGE, field,
-			   "is longer than %zu bytes.", max);
+		           "is longer than %zu bytes.", max);
 	if (nallowed == 0)
 		return SIPAS_OK;
 	for (i = 0; i < nallowed; i++)
@@ -193,7 +201,7 @@ static sipas_err check_str(sipas_fault *f, const char *s, size_t n,
 			return SIPAS_OK;
 	for (i = 0; i < nallowed; i++)
 		k += (size_t)snprintf(list + k, sizeof list - k, "%s%s",
-				      i > 0 ? ", " : "", allowed[i]);
+		                      i > 0 ? ", " : "", allowed[i]);
 	return bad(f, SIPAS_E_BAD_VALUE, field, "must be one of %s.", list);
 }
 
@@ -204,8 +212,8 @@ static sipas_err check_id(sipas_fault *f, const char *s, size_t n)
 		return bad(f, SIPAS_E_BAD_UTF8, "id", "is not valid UTF-8.");
 	if (!sipas_id_valid(s, n, SIPAS_ID_MAX))
 		return bad(f, SIPAS_E_BAD_VALUE, "id",
-			   "must be 1 to 64 characters of A-Z, a-z, 0-9 and "
-			   ". _ : -.");
+		           "must be 1 to 64 characters of A-Z, a-z, 0-9 and "
+		           ". _ : -.");
 	memcpy(f->id, s, n);
 	f->id[n] = '\0';
 	return SIPAS_OK;
@@ -249,7 +257,8 @@ static sipas_err fill(sipas_input *in, sipas_diag *diag)
 	in->end = (size_t)n;
 	if (!in->started) {
 		in->started = true;
-		/* A UTF-8 byte order mark (spreadsheets write one) is not data. */
+		/* A UTF-8 byte order mark (spreadsheets write one) is not data.
+		 */
 		if (in->end >= 3 && memcmp(in->chunk, "\xEF\xBB\xBF", 3) == 0) {
 			in->pos = 3;
 			in->offset += 3;
@@ -261,7 +270,7 @@ static sipas_err fill(sipas_input *in, sipas_diag *diag)
 /* One JSON line into rec (without its '\n' and a '\r' before it). *got is
  * false at the end of input; *overlong when it did not fit. */
 static sipas_err read_line(sipas_input *in, bool *got, bool *overlong,
-			   sipas_diag *diag)
+                           sipas_diag *diag)
 {
 	sipas_err rv;
 
@@ -346,24 +355,29 @@ static size_t utf8_char(const unsigned char *s, size_t len)
 	return n;
 }
 
-/* A copy of the line with every invalid UTF-8 byte written as the escape
- * \u0000, which the walk then refuses as bad_utf8 in the right field. */
+/* Invalid UTF-8 found in a line is replaced by this character (U+FFFF,
+ * a noncharacter) so that jansson can parse the line; the walk then
+ * refuses, as bad_utf8, the first string or key holding it, naming the
+ * field the collector would name. */
+#define MARK "\xEF\xBF\xBF"
+
+/* A copy of the line with every invalid UTF-8 byte written as MARK. */
 static const char *sanitize(sipas_input *in, const char *s, size_t n,
-			    size_t *outlen)
+                            size_t *outlen)
 {
 	const unsigned char *p = (const unsigned char *)s;
 	size_t i = 0, k = 0, c;
 
-	if (in->scratch_cap < 6 * n + 1) {
+	if (in->scratch_cap < 3 * n + 1) {
 		free(in->scratch);
-		in->scratch_cap = 6 * n + 1;
+		in->scratch_cap = 3 * n + 1;
 		in->scratch = sipas_xmalloc(in->scratch_cap);
 	}
 	while (i < n) {
 		c = utf8_char(p + i, n - i);
 		if (c == 0) {
-			memcpy(in->scratch + k, "\\u0000", 6);
-			k += 6;
+			memcpy(in->scratch + k, MARK, 3);
+			k += 3;
 			i++;
 			continue;
 		}
@@ -380,10 +394,33 @@ struct walk {
 	sipas_input *in;
 	sipas_response *r;
 	sipas_fault *f;
+	bool marked; /* the line was sanitized: MARK means invalid bytes */
 };
 
+static bool has_mark(const struct walk *w, const char *s, size_t n)
+{
+	if (!w->marked)
+		return false;
+	for (size_t i = 0; i + 3 <= n; i++)
+		if (memcmp(s + i, MARK, 3) == 0)
+			return true;
+	return false;
+}
+
+/* A key of map `parent` ("" at the top): bad_utf8 when it held invalid
+ * bytes, as protocol.c's check_key. */
+static sipas_err j_key(struct walk *w, const char *key, const char *parent)
+{
+	if (!has_mark(w, key, strlen(key)))
+		return SIPAS_OK;
+	sipas_fault_set(w->f, SIPAS_E_BAD_UTF8, parent,
+	                "A key%s%s is not valid UTF-8.",
+	                *parent != '\0' ? " of " : "", parent);
+	return SIPAS_E_BAD_UTF8;
+}
+
 static sipas_err j_int(sipas_fault *f, const json_t *v, const char *field,
-		       int64_t *out)
+                       int64_t *out)
 {
 	if (!json_is_integer(v))
 		return bad(f, SIPAS_E_BAD_TYPE, field, "must be an integer.");
@@ -391,16 +428,19 @@ static sipas_err j_int(sipas_fault *f, const json_t *v, const char *field,
 	return SIPAS_OK;
 }
 
-static sipas_err j_str(sipas_fault *f, const json_t *v, const char *field,
-		       size_t max, const char *const *allowed,
-		       size_t nallowed, const char **out)
+static sipas_err j_str(struct walk *w, const json_t *v, const char *field,
+                       size_t max, const char *const *allowed, size_t nallowed,
+                       const char **out)
 {
+	sipas_fault *f = w->f;
 	sipas_err rv;
 
 	if (!json_is_string(v))
 		return bad(f, SIPAS_E_BAD_TYPE, field, "must be a string.");
+	if (has_mark(w, json_string_value(v), json_string_length(v)))
+		return bad(f, SIPAS_E_BAD_UTF8, field, "is not valid UTF-8.");
 	rv = check_str(f, json_string_value(v), json_string_length(v), field,
-		       max, allowed, nallowed);
+	               max, allowed, nallowed);
 	if (rv == SIPAS_OK)
 		*out = json_string_value(v);
 	return rv;
@@ -413,10 +453,12 @@ static sipas_err j_answer(struct walk *w, const char *key, const json_t *v)
 	char field[SIPAS_ACK_FIELD_MAX];
 	size_t klen = strlen(key), n, i;
 
+	if (j_key(w, key, "items"))
+		return SIPAS_E_BAD_UTF8;
 	if (klen > SIPAS_MAX_TEXT) {
 		sipas_fault_set(w->f, SIPAS_E_TOO_LARGE, "items",
-				"An item id is longer than %d bytes.",
-				SIPAS_MAX_TEXT);
+		                "An item id is longer than %d bytes.",
+		                SIPAS_MAX_TEXT);
 		return SIPAS_E_TOO_LARGE;
 	}
 	path(field, "items", key, klen);
@@ -425,11 +467,13 @@ static sipas_err j_answer(struct walk *w, const char *key, const json_t *v)
 		n = json_array_size(v);
 		if (n > SIPAS_MAX_CODES)
 			return bad(w->f, SIPAS_E_TOO_LARGE, field,
-				   "holds more than %d codes.", SIPAS_MAX_CODES);
+			           "holds more than %d codes.",
+			           SIPAS_MAX_CODES);
 		if (n > MAX_CODES_TOTAL - in->ncodes) {
 			sipas_fault_set(w->f, SIPAS_E_TOO_LARGE, "items",
-					"The items hold more than %d codes in "
-					"all.", MAX_CODES_TOTAL);
+			                "The items hold more than %d codes in "
+			                "all.",
+			                MAX_CODES_TOTAL);
 			return SIPAS_E_TOO_LARGE;
 		}
 		for (i = 0; i < n; i++) {
@@ -437,7 +481,7 @@ static sipas_err j_answer(struct walk *w, const char *key, const json_t *v)
 
 			if (!json_is_integer(c))
 				return bad(w->f, SIPAS_E_BAD_TYPE, field,
-					   "must hold integers only.");
+				           "must hold integers only.");
 			in->codes[in->ncodes + i] = json_integer_value(c);
 		}
 		a->kind = SIPAS_ANSWER_LIST;
@@ -449,7 +493,7 @@ static sipas_err j_answer(struct walk *w, const char *key, const json_t *v)
 		a->value = json_integer_value(v);
 	} else {
 		return bad(w->f, SIPAS_E_BAD_TYPE, field,
-			   "must be an integer or an array of integers.");
+		           "must be an integer or an array of integers.");
 	}
 	a->item = key;
 	a->item_len = (uint32_t)klen;
@@ -467,8 +511,9 @@ static sipas_err j_items(struct walk *w, const json_t *o)
 		return bad(w->f, SIPAS_E_BAD_TYPE, "items", "must be a map.");
 	if (json_object_size(o) > SIPAS_MAX_ANSWERS)
 		return bad(w->f, SIPAS_E_TOO_LARGE, "items",
-			   "holds more than %d answers.", SIPAS_MAX_ANSWERS);
-	json_object_foreach((json_t *)o, key, v) {
+		           "holds more than %d answers.", SIPAS_MAX_ANSWERS);
+	json_object_foreach((json_t *)o, key, v)
+	{
 		rv = j_answer(w, key, v);
 		if (rv)
 			return rv;
@@ -480,9 +525,9 @@ static sipas_err j_respondent(struct walk *w, const json_t *o)
 {
 	sipas_respondent *p = &w->r->respondent;
 	const char **str[] = {&p->kind, &p->gender, NULL,
-			      &p->edu,  &p->job,    &p->ethnic};
+	                      &p->edu,  &p->job,    &p->ethnic};
 	static const char *const keys[] = {"kind", "gender", "age",
-					   "edu",  "job",    "ethnic"};
+	                                   "edu",  "job",    "ethnic"};
 	char field[SIPAS_ACK_FIELD_MAX];
 	const char *key;
 	json_t *v;
@@ -491,22 +536,25 @@ static sipas_err j_respondent(struct walk *w, const json_t *o)
 
 	if (!json_is_object(o))
 		return bad(w->f, SIPAS_E_BAD_TYPE, "respondent",
-			   "must be a map.");
+		           "must be a map.");
 	p->present = true;
-	json_object_foreach((json_t *)o, key, v) {
+	json_object_foreach((json_t *)o, key, v)
+	{
+		if (j_key(w, key, "respondent"))
+			return SIPAS_E_BAD_UTF8;
 		for (k = 0; k < 6 && strcmp(key, keys[k]) != 0; k++)
 			;
 		if (k == 6)
 			return unknown_field(w->f, "respondent", key,
-					     strlen(key));
+			                     strlen(key));
 		path(field, "respondent", key, strlen(key));
 		if (k == 2) {
 			rv = j_int(w->f, v, field, &p->age);
 			p->has_age = rv == SIPAS_OK;
 		} else {
-			rv = j_str(w->f, v, field, SIPAS_MAX_TEXT,
-				   k == 0 ? kind_names : NULL, k == 0 ? 2 : 0,
-				   str[k]);
+			rv = j_str(w, v, field, SIPAS_MAX_TEXT,
+			           k == 0 ? kind_names : NULL, k == 0 ? 2 : 0,
+			           str[k]);
 		}
 		if (rv)
 			return rv;
@@ -528,13 +576,16 @@ static sipas_err j_entry(struct walk *w, const json_t *o)
 	if (!json_is_object(o))
 		return bad(w->f, SIPAS_E_BAD_TYPE, "entry", "must be a map.");
 	e->present = true;
-	json_object_foreach((json_t *)o, key, v) {
+	json_object_foreach((json_t *)o, key, v)
+	{
+		if (j_key(w, key, "entry"))
+			return SIPAS_E_BAD_UTF8;
 		for (k = 0; k < 3 && strcmp(key, keys[k]) != 0; k++)
 			;
 		if (k == 3)
 			return unknown_field(w->f, "entry", key, strlen(key));
 		path(field, "entry", key, strlen(key));
-		rv = j_str(w->f, v, field, SIPAS_MAX_TEXT, NULL, 0, str[k]);
+		rv = j_str(w, v, field, SIPAS_MAX_TEXT, NULL, 0, str[k]);
 		if (rv)
 			return rv;
 	}
@@ -573,20 +624,19 @@ static sipas_err j_value(struct walk *w, int k, const json_t *v)
 		if (json_is_integer(v) &&
 		    json_integer_value(v) != SIPAS_PROTOCOL_VERSION)
 			return bad(w->f, SIPAS_E_BAD_VALUE, key, "must be %d.",
-				   SIPAS_PROTOCOL_VERSION);
+			           SIPAS_PROTOCOL_VERSION);
 		return j_int(w->f, v, key, &r->v);
 	case K_ID:
 		return SIPAS_OK; /* taken first */
 	case K_CAMPAIGN:
-		return j_str(w->f, v, key, SIPAS_MAX_TEXT, NULL, 0,
-			     &r->campaign);
+		return j_str(w, v, key, SIPAS_MAX_TEXT, NULL, 0, &r->campaign);
 	case K_UNIT:
-		return j_str(w->f, v, key, SIPAS_MAX_TEXT, NULL, 0, &r->unit);
+		return j_str(w, v, key, SIPAS_MAX_TEXT, NULL, 0, &r->unit);
 	case K_FORM:
-		return j_str(w->f, v, key, SIPAS_MAX_TEXT, NULL, 0, &r->form);
+		return j_str(w, v, key, SIPAS_MAX_TEXT, NULL, 0, &r->form);
 	case K_CHANNEL:
-		return j_str(w->f, v, key, SIPAS_MAX_TEXT, sipas_channel_names,
-			     SIPAS_NCHANNELS, &r->channel);
+		return j_str(w, v, key, SIPAS_MAX_TEXT, sipas_channel_names,
+		             SIPAS_NCHANNELS, &r->channel);
 	case K_TS:
 		return j_int(w->f, v, key, &r->ts);
 	case K_ITEMS:
@@ -594,8 +644,8 @@ static sipas_err j_value(struct walk *w, int k, const json_t *v)
 	case K_RESPONDENT:
 		return j_respondent(w, v);
 	case K_COMMENT:
-		return j_str(w->f, v, key, SIPAS_MAX_COMMENT, NULL, 0,
-			     &r->comment);
+		return j_str(w, v, key, SIPAS_MAX_COMMENT, NULL, 0,
+		             &r->comment);
 	default:
 		return j_entry(w, v);
 	}
@@ -613,14 +663,20 @@ static sipas_err j_response(struct walk *w, const json_t *root)
 	if (id != NULL) {
 		if (!json_is_string(id))
 			return bad(w->f, SIPAS_E_BAD_TYPE, "id",
-				   "must be a string.");
+			           "must be a string.");
+		if (has_mark(w, json_string_value(id), json_string_length(id)))
+			return bad(w->f, SIPAS_E_BAD_UTF8, "id",
+			           "is not valid UTF-8.");
 		rv = check_id(w->f, json_string_value(id),
-			      json_string_length(id));
+		              json_string_length(id));
 		if (rv)
 			return rv;
 		w->r->id = json_string_value(id);
 	}
-	json_object_foreach((json_t *)root, key, v) {
+	json_object_foreach((json_t *)root, key, v)
+	{
+		if (j_key(w, key, ""))
+			return SIPAS_E_BAD_UTF8;
 		for (k = 0; k < NKEYS && strcmp(key, top_keys[k]) != 0; k++)
 			;
 		if (k == NKEYS)
@@ -633,16 +689,15 @@ static sipas_err j_response(struct walk *w, const json_t *root)
 	for (k = 0; k < NREQUIRED; k++)
 		if (!(seen & 1u << k))
 			return bad(w->f, SIPAS_E_MISSING_FIELD, top_keys[k],
-				   "is missing.");
+			           "is missing.");
 	return SIPAS_OK;
 }
 
 /* The line in rec -> r, or a fault. */
-static sipas_err json_record(sipas_input *in, sipas_response *r,
-			     sipas_fault *f)
+static sipas_err json_record(sipas_input *in, sipas_response *r, sipas_fault *f)
 {
 	const size_t flags = JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL;
-	struct walk w = {in, r, f};
+	struct walk w = {in, r, f, false};
 	const char *text = in->rec;
 	size_t len = in->len;
 	bool sanitized = false;
@@ -657,34 +712,42 @@ static sipas_err json_record(sipas_input *in, sipas_response *r,
 		case json_error_invalid_utf8:
 			if (!sanitized) {
 				text = sanitize(in, in->rec, in->len, &len);
-				sanitized = true;
+				sanitized = w.marked = true;
 				continue;
 			}
 			break;
 		case json_error_duplicate_key:
 			sipas_fault_set(f, SIPAS_E_MALFORMED, NULL,
-					"A map repeats a key.");
+			                "A map repeats a key.");
 			return SIPAS_E_MALFORMED;
 		case json_error_numeric_overflow:
 			sipas_fault_set(f, SIPAS_E_OUT_OF_RANGE, NULL,
-					"A number does not fit in 64 bits "
-					"(column %d).", err.column);
+			                "A number does not fit in 64 bits "
+			                "(column %d).",
+			                err.column);
 			return SIPAS_E_OUT_OF_RANGE;
 		case json_error_null_byte_in_key:
 			sipas_fault_set(f, SIPAS_E_BAD_UTF8, NULL,
-					"A key is not valid UTF-8.");
+			                "A key is not valid UTF-8.");
 			return SIPAS_E_BAD_UTF8;
 		default:
 			break;
 		}
+		if (sanitized) {
+			/* the first problem met was the invalid UTF-8 */
+			sipas_fault_set(f, SIPAS_E_BAD_UTF8, NULL,
+			                "The line is not valid UTF-8.");
+			return SIPAS_E_BAD_UTF8;
+		}
 		sipas_fault_set(f, SIPAS_E_MALFORMED, NULL,
-				"The line is not one JSON object: %s "
-				"(column %d).", err.text, err.column);
+		                "The line is not one JSON object: %s "
+		                "(column %d).",
+		                err.text, err.column);
 		return SIPAS_E_MALFORMED;
 	}
 	if (!json_is_object(in->doc)) {
 		sipas_fault_set(f, SIPAS_E_MALFORMED, NULL,
-				"The line is not one JSON object.");
+		                "The line is not one JSON object.");
 		return SIPAS_E_MALFORMED;
 	}
 	rv = j_response(&w, in->doc);
@@ -692,7 +755,7 @@ static sipas_err json_record(sipas_input *in, sipas_response *r,
 		/* The bad bytes sat where the walk does not look for them
 		 * (after a backslash, say): refuse the line all the same. */
 		sipas_fault_set(f, SIPAS_E_BAD_UTF8, NULL,
-				"The line is not valid UTF-8.");
+		                "The line is not valid UTF-8.");
 		rv = SIPAS_E_BAD_UTF8;
 	}
 	return rv;
@@ -740,7 +803,7 @@ static void end_cell(sipas_input *in, struct cut *c, size_t start, bool quoted)
 
 /* Cut one record into cells. *got is false at the end of input. */
 static sipas_err cut_record(sipas_input *in, struct cut *c, bool *got,
-			    sipas_diag *diag)
+                            sipas_diag *diag)
 {
 	int st = S_START;
 	size_t start = 0;
@@ -838,8 +901,16 @@ static sipas_err header(sipas_input *in, uint64_t line, sipas_diag *diag)
 
 	if (in->ncells > SIPAS_INPUT_MAX_COLUMNS) {
 		sipas_diag_set(diag, "line %llu: more than %d columns",
-			       (unsigned long long)line,
-			       SIPAS_INPUT_MAX_COLUMNS);
+		               (unsigned long long)line,
+		               SIPAS_INPUT_MAX_COLUMNS);
+		return SIPAS_E_BAD_VALUE;
+	}
+	if (in->ncells == 1 && memchr(in->rec, ';', in->cell_len[0]) != NULL) {
+		sipas_diag_set(diag,
+		               "line %llu: the header is one column "
+		               "holding ';': the cells must be separated by "
+		               "commas",
+		               (unsigned long long)line);
 		return SIPAS_E_BAD_VALUE;
 	}
 	in->hdr = sipas_xmalloc(in->len + 1);
@@ -855,7 +926,7 @@ static sipas_err header(sipas_input *in, uint64_t line, sipas_diag *diag)
 			n--;
 		if (n == 0) {
 			sipas_diag_set(diag, "line %llu: column %u has no name",
-				       (unsigned long long)line, i + 1);
+			               (unsigned long long)line, i + 1);
 			return SIPAS_E_BAD_VALUE;
 		}
 		for (k = 0; k < NFIXED; k++)
@@ -865,8 +936,8 @@ static sipas_err header(sipas_input *in, uint64_t line, sipas_diag *diag)
 		if (k == NFIXED && n > 6 && memcmp(s, "items.", 6) == 0)
 			s += 6, n -= 6; /* "items.A1" names item A1 */
 		else if (k == NFIXED &&
-			 ((n > 11 && memcmp(s, "respondent.", 11) == 0) ||
-			  (n > 6 && memcmp(s, "entry.", 6) == 0)))
+		         ((n > 11 && memcmp(s, "respondent.", 11) == 0) ||
+		          (n > 6 && memcmp(s, "entry.", 6) == 0)))
 			k = C_UNKNOWN;
 		col->kind = k;
 		memcpy(in->hdr + used, s, n);
@@ -878,10 +949,10 @@ static sipas_err header(sipas_input *in, uint64_t line, sipas_diag *diag)
 			if (in->cols[j].kind == k && in->cols[j].len == n &&
 			    memcmp(in->cols[j].name, col->name, n) == 0) {
 				sipas_diag_set(diag,
-					       "line %llu: column %s appears "
-					       "twice (columns %u and %u)",
-					       (unsigned long long)line,
-					       col->name, j + 1, i + 1);
+				               "line %llu: column %s appears "
+				               "twice (columns %u and %u)",
+				               (unsigned long long)line,
+				               col->name, j + 1, i + 1);
 				return SIPAS_E_BAD_VALUE;
 			}
 	}
@@ -963,8 +1034,8 @@ static int item_is_multi(const struct row *w, const char *id, size_t len)
 		if (slot >= 0)
 			return (uint32_t)slot >= w->form->ncriteria &&
 			       w->form->items[(uint32_t)slot -
-					      w->form->ncriteria]
-					       .kind == SIPAS_ITEM_MULTI;
+			                      w->form->ncriteria]
+			               .kind == SIPAS_ITEM_MULTI;
 	}
 	for (uint32_t i = 0; w->def != NULL && i < sipas_def_nforms(w->def);
 	     i++) {
@@ -975,7 +1046,7 @@ static int item_is_multi(const struct row *w, const char *id, size_t len)
 			continue;
 		if ((uint32_t)slot >= f->ncriteria &&
 		    f->items[(uint32_t)slot - f->ncriteria].kind ==
-			SIPAS_ITEM_MULTI)
+		        SIPAS_ITEM_MULTI)
 			return 1;
 		found = 0;
 	}
@@ -983,7 +1054,7 @@ static int item_is_multi(const struct row *w, const char *id, size_t len)
 }
 
 static sipas_err cell_int(struct row *w, const char *field, const char *s,
-			  size_t n, int64_t *out)
+                          size_t n, int64_t *out)
 {
 	char shown[48];
 
@@ -992,16 +1063,16 @@ static sipas_err cell_int(struct row *w, const char *field, const char *s,
 		return SIPAS_OK;
 	case -2:
 		return bad(w->f, SIPAS_E_OUT_OF_RANGE, field,
-			   "does not fit in 64 bits.");
+		           "does not fit in 64 bits.");
 	default:
 		quote_cell(shown, s, n);
 		return bad(w->f, SIPAS_E_BAD_VALUE, field,
-			   "must be an integer, not \"%s\".", shown);
+		           "must be an integer, not \"%s\".", shown);
 	}
 }
 
 static sipas_err cell_codes(struct row *w, const char *field, const char *s,
-			    size_t n, sipas_answer *a)
+                            size_t n, sipas_answer *a)
 {
 	sipas_input *in = w->in;
 	int64_t *codes = in->codes + in->ncodes;
@@ -1020,23 +1091,24 @@ static sipas_err cell_codes(struct row *w, const char *field, const char *s,
 			;
 		if (k == SIPAS_MAX_CODES)
 			return bad(w->f, SIPAS_E_TOO_LARGE, field,
-				   "holds more than %d codes.",
-				   SIPAS_MAX_CODES);
+			           "holds more than %d codes.",
+			           SIPAS_MAX_CODES);
 		if (k == room) {
 			sipas_fault_set(w->f, SIPAS_E_TOO_LARGE, "items",
-					"The items hold more than %d codes in "
-					"all.", MAX_CODES_TOTAL);
+			                "The items hold more than %d codes in "
+			                "all.",
+			                MAX_CODES_TOTAL);
 			return SIPAS_E_TOO_LARGE;
 		}
 		rv = parse_int(s + i, j - i, &codes[k]);
 		if (rv == -2)
 			return bad(w->f, SIPAS_E_OUT_OF_RANGE, field,
-				   "does not fit in 64 bits.");
+			           "does not fit in 64 bits.");
 		if (rv != 0 || (j < n && j + 1 == n)) {
 			quote_cell(shown, s, n);
 			return bad(w->f, SIPAS_E_BAD_VALUE, field,
-				   "must be codes separated by ;, not \"%s\".",
-				   shown);
+			           "must be codes separated by ;, not \"%s\".",
+			           shown);
 		}
 		k++;
 		i = j + 1;
@@ -1066,17 +1138,17 @@ static sipas_err csv_items(struct row *w)
 			continue;
 		if (r->nanswers == SIPAS_MAX_ANSWERS)
 			return bad(w->f, SIPAS_E_TOO_LARGE, "items",
-				   "holds more than %d answers.",
-				   SIPAS_MAX_ANSWERS);
+			           "holds more than %d answers.",
+			           SIPAS_MAX_ANSWERS);
 		if (!sipas_utf8_valid(col->name, col->len)) {
 			sipas_fault_set(w->f, SIPAS_E_BAD_UTF8, "items",
-					"A key of items is not valid UTF-8.");
+			                "A key of items is not valid UTF-8.");
 			return SIPAS_E_BAD_UTF8;
 		}
 		if (col->len > SIPAS_MAX_TEXT) {
 			sipas_fault_set(w->f, SIPAS_E_TOO_LARGE, "items",
-					"An item id is longer than %d bytes.",
-					SIPAS_MAX_TEXT);
+			                "An item id is longer than %d bytes.",
+			                SIPAS_MAX_TEXT);
 			return SIPAS_E_TOO_LARGE;
 		}
 		path(field, "items", col->name, col->len);
@@ -1085,13 +1157,13 @@ static sipas_err csv_items(struct row *w)
 		multi = item_is_multi(w, col->name, col->len);
 		if (multi < 0)
 			multi = memchr(s, ';', n) != NULL ||
-				(n == 2 && s[0] == '[' && s[1] == ']');
+			        (n == 2 && s[0] == '[' && s[1] == ']');
 		if (multi) {
 			rv = cell_codes(w, field, s, n, a);
 		} else if (memchr(s, ';', n) != NULL) {
 			quote_cell(shown, s, n);
 			rv = bad(w->f, SIPAS_E_BAD_VALUE, field,
-				 "takes one integer, not \"%s\".", shown);
+			         "takes one integer, not \"%s\".", shown);
 		} else {
 			a->kind = SIPAS_ANSWER_INT;
 			rv = cell_int(w, field, s, n, &a->value);
@@ -1119,30 +1191,31 @@ static sipas_err cell_ts(struct row *w, const char *s, size_t n)
 		rv = parse_int(s, n, &w->r->ts);
 		if (rv == -2)
 			return bad(w->f, SIPAS_E_OUT_OF_RANGE, "ts",
-				   "does not fit in 64 bits.");
+			           "does not fit in 64 bits.");
 		if (rv == 0)
 			return SIPAS_OK;
 	} else if (sipas_time_parse_iso8601(s, n, w->in->o.utc_offset,
-					    &w->r->ts) == SIPAS_OK) {
+	                                    &w->r->ts) == SIPAS_OK) {
 		return SIPAS_OK;
 	}
 	quote_cell(shown, s, n);
 	return bad(w->f, SIPAS_E_BAD_VALUE, "ts",
-		   "must be unix seconds or an ISO-8601 date or date-time, "
-		   "not \"%s\".", shown);
+	           "must be unix seconds or an ISO-8601 date or date-time, "
+	           "not \"%s\".",
+	           shown);
 }
 
 /* A string column: checked as the codec checks it. */
 static sipas_err cell_str(struct row *w, int k, size_t max,
-			  const char *const *allowed, size_t nallowed,
-			  const char **out)
+                          const char *const *allowed, size_t nallowed,
+                          const char **out)
 {
 	sipas_err rv;
 
 	if (w->cell[k] == NULL)
 		return SIPAS_OK;
-	rv = check_str(w->f, w->cell[k], w->clen[k], col_names[k], max,
-		       allowed, nallowed);
+	rv = check_str(w->f, w->cell[k], w->clen[k], col_names[k], max, allowed,
+	               nallowed);
 	if (rv == SIPAS_OK)
 		*out = w->cell[k];
 	return rv;
@@ -1170,7 +1243,7 @@ static sipas_err csv_fields(struct row *w)
 	sipas_respondent *p = &r->respondent;
 	sipas_entry *e = &r->entry;
 	static const int required[] = {C_ID,   C_CAMPAIGN, C_UNIT,
-				       C_FORM, C_CHANNEL,  C_TS};
+	                               C_FORM, C_CHANNEL,  C_TS};
 	sipas_err rv = SIPAS_OK;
 	int k;
 
@@ -1185,16 +1258,16 @@ static sipas_err csv_fields(struct row *w)
 		rv = cell_int(w, "v", w->cell[C_V], w->clen[C_V], &r->v);
 		if (rv == SIPAS_OK && r->v != SIPAS_PROTOCOL_VERSION)
 			rv = bad(w->f, SIPAS_E_BAD_VALUE, "v", "must be %d.",
-				 SIPAS_PROTOCOL_VERSION);
+			         SIPAS_PROTOCOL_VERSION);
 		if (rv)
 			return rv;
 	}
 	if ((rv = cell_str(w, C_CAMPAIGN, SIPAS_MAX_TEXT, NULL, 0,
-			   &r->campaign)) ||
+	                   &r->campaign)) ||
 	    (rv = cell_str(w, C_UNIT, SIPAS_MAX_TEXT, NULL, 0, &r->unit)) ||
 	    (rv = cell_str(w, C_FORM, SIPAS_MAX_TEXT, NULL, 0, &r->form)) ||
 	    (rv = cell_str(w, C_CHANNEL, SIPAS_MAX_TEXT, sipas_channel_names,
-			   SIPAS_NCHANNELS, &r->channel)))
+	                   SIPAS_NCHANNELS, &r->channel)))
 		return rv;
 	if (w->cell[C_TS] != NULL &&
 	    (rv = cell_ts(w, w->cell[C_TS], w->clen[C_TS])))
@@ -1205,13 +1278,12 @@ static sipas_err csv_fields(struct row *w)
 	for (k = C_R_KIND; k <= C_R_ETHNIC; k++)
 		p->present |= w->cell[k] != NULL;
 	if ((rv = cell_str(w, C_R_KIND, SIPAS_MAX_TEXT, kind_names, 2,
-			   &p->kind)) ||
-	    (rv = cell_str(w, C_R_GENDER, SIPAS_MAX_TEXT, NULL, 0,
-			   &p->gender)))
+	                   &p->kind)) ||
+	    (rv = cell_str(w, C_R_GENDER, SIPAS_MAX_TEXT, NULL, 0, &p->gender)))
 		return rv;
 	if (w->cell[C_R_AGE] != NULL) {
 		rv = cell_int(w, "respondent.age", w->cell[C_R_AGE],
-			      w->clen[C_R_AGE], &p->age);
+		              w->clen[C_R_AGE], &p->age);
 		if (rv)
 			return rv;
 		p->has_age = true;
@@ -1219,56 +1291,54 @@ static sipas_err csv_fields(struct row *w)
 	if ((rv = cell_str(w, C_R_EDU, SIPAS_MAX_TEXT, NULL, 0, &p->edu)) ||
 	    (rv = cell_str(w, C_R_JOB, SIPAS_MAX_TEXT, NULL, 0, &p->job)) ||
 	    (rv = cell_str(w, C_R_ETHNIC, SIPAS_MAX_TEXT, NULL, 0,
-			   &p->ethnic)) ||
+	                   &p->ethnic)) ||
 	    (rv = csv_unknown(w, "respondent.")) ||
 	    (rv = cell_str(w, C_COMMENT, SIPAS_MAX_COMMENT, NULL, 0,
-			   &r->comment)))
+	                   &r->comment)))
 		return rv;
 
 	for (k = C_E_CLERK; k <= C_E_SERIAL; k++)
 		e->present |= w->cell[k] != NULL;
-	if ((rv = cell_str(w, C_E_CLERK, SIPAS_MAX_TEXT, NULL, 0,
-			   &e->clerk)) ||
-	    (rv = cell_str(w, C_E_BATCH, SIPAS_MAX_TEXT, NULL, 0,
-			   &e->batch)) ||
+	if ((rv = cell_str(w, C_E_CLERK, SIPAS_MAX_TEXT, NULL, 0, &e->clerk)) ||
+	    (rv = cell_str(w, C_E_BATCH, SIPAS_MAX_TEXT, NULL, 0, &e->batch)) ||
 	    (rv = cell_str(w, C_E_SERIAL, SIPAS_MAX_TEXT, NULL, 0,
-			   &e->serial)) ||
+	                   &e->serial)) ||
 	    (rv = csv_unknown(w, "entry.")))
 		return rv;
 
 	for (size_t i = 0; i < sizeof required / sizeof required[0]; i++)
 		if (w->cell[required[i]] == NULL)
 			return bad(w->f, SIPAS_E_MISSING_FIELD,
-				   col_names[required[i]], "is missing.");
+			           col_names[required[i]], "is missing.");
 	return SIPAS_OK;
 }
 
 static sipas_err csv_record(sipas_input *in, const struct cut *c,
-			    sipas_response *r, sipas_fault *f)
+                            sipas_response *r, sipas_fault *f, bool *guessed)
 {
 	struct row w = {.in = in, .r = r, .f = f};
 
 	if (c->overlong) {
 		sipas_fault_set(f, SIPAS_E_TOO_LARGE, NULL,
-				"The record is longer than %u bytes.",
-				SIPAS_INPUT_MAX_LINE);
+		                "The record is longer than %u bytes.",
+		                SIPAS_INPUT_MAX_LINE);
 		return SIPAS_E_TOO_LARGE;
 	}
 	if (c->open_quote || c->bad_quote) {
 		sipas_fault_set(f, SIPAS_E_MALFORMED, NULL,
-				c->open_quote
-					? "Cell %u opens a quote that is never "
-					  "closed."
-					: "Cell %u has text after its closing "
-					  "quote.",
-				c->bad_col);
+		                c->open_quote
+		                    ? "Cell %u opens a quote that is never "
+		                      "closed."
+		                    : "Cell %u has text after its closing "
+		                      "quote.",
+		                c->bad_col);
 		return SIPAS_E_MALFORMED;
 	}
 	if (in->ncells != in->ncols) {
 		sipas_fault_set(f, SIPAS_E_MALFORMED, NULL,
-				"The record has %u cells; the header has %u "
-				"columns.",
-				in->ncells, in->ncols);
+		                "The record has %u cells; the header has %u "
+		                "columns.",
+		                in->ncells, in->ncols);
 		return SIPAS_E_MALFORMED;
 	}
 	for (uint32_t i = 0; i < in->ncols; i++) {
@@ -1281,19 +1351,20 @@ static sipas_err csv_record(sipas_input *in, const struct cut *c,
 	}
 	if (in->o.definition != NULL) {
 		w.def = in->o.definition(in->o.ctx, w.cell[C_CAMPAIGN] != NULL
-							    ? w.cell[C_CAMPAIGN]
-							    : "");
+		                                        ? w.cell[C_CAMPAIGN]
+		                                        : "");
 		if (w.def != NULL && w.cell[C_FORM] != NULL)
 			w.form = sipas_def_find_form(w.def, w.cell[C_FORM],
-						     w.clen[C_FORM]);
+			                             w.clen[C_FORM]);
 	}
+	*guessed = w.def == NULL;
 	return csv_fields(&w);
 }
 
 /* ---- the reader ---- */
 
 void sipas_input_new(sipas_input **out, FILE *f, const char *name,
-		     const sipas_input_opts *opts)
+                     const sipas_input_opts *opts)
 {
 	sipas_input *in = sipas_xcalloc(1, sizeof *in);
 
@@ -1304,15 +1375,15 @@ void sipas_input_new(sipas_input **out, FILE *f, const char *name,
 	in->chunk = sipas_xmalloc(CHUNK);
 	in->lineno = 1;
 	/* a NUL after each cell may follow SIPAS_INPUT_MAX_LINE data bytes */
-	in->rec = sipas_xmalloc(SIPAS_INPUT_MAX_LINE + SIPAS_INPUT_MAX_COLUMNS +
-				1);
+	in->rec =
+	    sipas_xmalloc(SIPAS_INPUT_MAX_LINE + SIPAS_INPUT_MAX_COLUMNS + 1);
 	if (opts->format == SIPAS_INPUT_CSV) {
-		in->cols = sipas_xcalloc(SIPAS_INPUT_MAX_COLUMNS,
-					 sizeof *in->cols);
+		in->cols =
+		    sipas_xcalloc(SIPAS_INPUT_MAX_COLUMNS, sizeof *in->cols);
 		in->cell_off = sipas_xcalloc(SIPAS_INPUT_MAX_COLUMNS,
-					     sizeof *in->cell_off);
+		                             sizeof *in->cell_off);
 		in->cell_len = sipas_xcalloc(SIPAS_INPUT_MAX_COLUMNS,
-					     sizeof *in->cell_len);
+		                             sizeof *in->cell_len);
 	}
 	*out = in;
 }
@@ -1356,10 +1427,22 @@ int sipas_input_format_parse(const char *name)
 	return -1;
 }
 
+/* A blank line, or a row of empty cells (spreadsheets export those). */
+static bool empty_row(const sipas_input *in)
+{
+	if (in->ncells == 1)
+		return !in->cell_quoted_last &&
+		       blank(in->rec + in->cell_off[0], in->cell_len[0]);
+	for (uint32_t i = 0; i < in->ncells && i < SIPAS_INPUT_MAX_COLUMNS; i++)
+		if (in->cell_len[i] > 0)
+			return false;
+	return true;
+}
+
 /* The next record of the input: its text in rec (JSON) or its cells (CSV);
  * skips blank lines. */
 static sipas_err next_text(sipas_input *in, struct cut *c, bool *got,
-			   uint64_t *line, sipas_diag *diag)
+                           uint64_t *line, sipas_diag *diag)
 {
 	sipas_err rv;
 
@@ -1377,17 +1460,15 @@ static sipas_err next_text(sipas_input *in, struct cut *c, bool *got,
 		rv = cut_record(in, c, got, diag);
 		if (rv || !*got)
 			return rv;
-		if (in->ncells == 1 && !c->overlong && !c->open_quote &&
-		    !c->bad_quote && !in->cell_quoted_last &&
-		    blank(in->rec, in->cell_len[0]))
+		if (!c->overlong && !c->open_quote && !c->bad_quote &&
+		    empty_row(in))
 			continue;
 		return SIPAS_OK;
 	}
 }
 
-sipas_err sipas_input_next(sipas_input *in, sipas_response *r,
-			   sipas_buf *wire, sipas_record *rec,
-			   sipas_diag *diag)
+sipas_err sipas_input_next(sipas_input *in, sipas_response *r, sipas_buf *wire,
+                           sipas_record *rec, sipas_diag *diag)
 {
 	struct cut c;
 	bool got;
@@ -1406,9 +1487,9 @@ sipas_err sipas_input_next(sipas_input *in, sipas_response *r,
 			break;
 		if (c.overlong || c.open_quote || c.bad_quote) {
 			sipas_diag_set(diag, "line %llu: the header row is %s",
-				       (unsigned long long)rec->line,
-				       c.overlong ? "too long"
-						  : "not valid CSV");
+			               (unsigned long long)rec->line,
+			               c.overlong ? "too long"
+			                          : "not valid CSV");
 			return SIPAS_E_BAD_VALUE;
 		}
 		rv = header(in, rec->line, diag);
@@ -1418,17 +1499,18 @@ sipas_err sipas_input_next(sipas_input *in, sipas_response *r,
 
 	memset(&rec->fault, 0, sizeof rec->fault);
 	rec->ok = false;
+	rec->guessed = false;
 	response_reset(r);
 	if (in->o.format == SIPAS_INPUT_JSONL) {
 		if (c.overlong) {
 			sipas_fault_set(&rec->fault, SIPAS_E_TOO_LARGE, NULL,
-					"The line is longer than %u bytes.",
-					SIPAS_INPUT_MAX_LINE);
+			                "The line is longer than %u bytes.",
+			                SIPAS_INPUT_MAX_LINE);
 			return SIPAS_OK;
 		}
 		rv = json_record(in, r, &rec->fault);
 	} else {
-		rv = csv_record(in, &c, r, &rec->fault);
+		rv = csv_record(in, &c, r, &rec->fault, &rec->guessed);
 	}
 	if (rv)
 		return SIPAS_OK;
@@ -1437,13 +1519,13 @@ sipas_err sipas_input_next(sipas_input *in, sipas_response *r,
 		rv = sipas_response_encode(wire, r);
 		if (rv == SIPAS_E_TOO_LARGE) {
 			sipas_fault_set(&rec->fault, SIPAS_E_TOO_LARGE, NULL,
-					"A response map is at most %d bytes.",
-					SIPAS_MAX_REQUEST);
+			                "A response map is at most %d bytes.",
+			                SIPAS_MAX_REQUEST);
 			return SIPAS_OK;
 		}
 		if (rv) {
 			sipas_fault_set(&rec->fault, rv, NULL, "%s",
-					sipas_strerror(rv));
+			                sipas_strerror(rv));
 			return SIPAS_OK;
 		}
 	}

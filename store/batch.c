@@ -412,7 +412,8 @@ static int append_raw(sipas_batch *b, int db, uint64_t seq, const void *head,
 	store_put_le(p + 1, (uint64_t)from->received_ms, 8);
 	p[9] = (unsigned char)srclen;
 	memcpy(p + 10, from->source, srclen);
-	memcpy(p + 10 + srclen, head, headlen);
+	if (headlen > 0)
+		memcpy(p + 10 + srclen, head, headlen);
 	memcpy(p + 10 + srclen + headlen, raw, rawlen);
 	return 0;
 }

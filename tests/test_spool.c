@@ -27,8 +27,8 @@ static sipas_spool *open_ok(const char *dir, const sipas_spool_opts *o)
 	sipas_diag diag = {{0}};
 	sipas_err rv = sipas_spool_open(&sp, dir, o, &diag);
 
-	ck_assert_msg(rv == SIPAS_OK, "open %s: %s: %s", dir, sipas_err_name(rv),
-		      diag.msg);
+	ck_assert_msg(rv == SIPAS_OK, "open %s: %s: %s", dir,
+	              sipas_err_name(rv), diag.msg);
 	return sp;
 }
 
@@ -48,15 +48,27 @@ static size_t body_of(int i, char *buf, size_t cap)
 	return (size_t)n;
 }
 
+static sipas_hash128 digest_of(const void *p, size_t n)
+{
+	return sipas_spool_digest(p, n);
+}
+
+static sipas_err append(sipas_spool *sp, sipas_hash128 key, const void *p,
+                        size_t n, sipas_diag *diag)
+{
+	return sipas_spool_append(sp, key, digest_of(p, n), 0, p, n, diag);
+}
+
 static void append_ok(sipas_spool *sp, int i)
 {
 	char body[64];
 	size_t n = body_of(i, body, sizeof body);
 	sipas_diag diag = {{0}};
-	sipas_err rv = sipas_spool_append(sp, key_of(i), 1000 + i, body, n, &diag);
+	sipas_err rv = sipas_spool_append(sp, key_of(i), digest_of(body, n),
+	                                  1000 + i, body, n, &diag);
 
-	ck_assert_msg(rv == SIPAS_OK, "append %d: %s: %s", i, sipas_err_name(rv),
-		      diag.msg);
+	ck_assert_msg(rv == SIPAS_OK, "append %d: %s: %s", i,
+	              sipas_err_name(rv), diag.msg);
 }
 
 static void sync_ok(sipas_spool *sp)
@@ -73,29 +85,28 @@ static uint64_t next_is(sipas_spool *sp, int i)
 	size_t n = body_of(i, want, sizeof want);
 	sipas_buf out;
 	sipas_diag diag = {{0}};
-	uint64_t seq = 0;
-	int64_t ms = 0;
-	sipas_hash128 key;
+	sipas_spool_item it;
 
 	sipas_buf_init(&out, SIPAS_MAX_REQUEST);
-	ck_assert_err(sipas_spool_next(sp, &out, &seq, &ms, &key, &diag), SIPAS_OK);
+	ck_assert_err(sipas_spool_next(sp, &out, &it, &diag), SIPAS_OK);
 	ck_assert_uint_eq(out.len, n);
 	ck_assert_mem_eq(out.data, want, n);
-	ck_assert_int_eq(ms, 1000 + i);
-	ck_assert(sipas_hash128_eq(key, key_of(i)));
+	ck_assert_int_eq(it.received_ms, 1000 + i);
+	ck_assert(sipas_hash128_eq(it.key, key_of(i)));
+	ck_assert(sipas_hash128_eq(it.digest, digest_of(want, n)));
 	sipas_buf_free(&out);
-	return seq;
+	return it.seq;
 }
 
 static void next_none(sipas_spool *sp)
 {
 	sipas_buf out;
 	sipas_diag diag = {{0}};
-	uint64_t seq;
+	sipas_spool_item it;
 
 	sipas_buf_init(&out, SIPAS_MAX_REQUEST);
-	ck_assert_err(sipas_spool_next(sp, &out, &seq, NULL, NULL, &diag),
-		      SIPAS_E_NOT_FOUND);
+	ck_assert_err(sipas_spool_next(sp, &out, &it, &diag),
+	              SIPAS_E_NOT_FOUND);
 	sipas_buf_free(&out);
 }
 
@@ -137,7 +148,8 @@ static void last_segment(const char *dir, char *path, size_t cap)
 
 		if (len > 4 && strcmp(de->d_name + len - 4, ".seg") == 0 &&
 		    strcmp(de->d_name, best) > 0)
-			snprintf(best, sizeof best, "%s", de->d_name);
+			snprintf(best, sizeof best, "%.*s", (int)(sizeof best - 1),
+				 de->d_name);
 	}
 	closedir(d);
 	ck_assert_msg(best[0] != '\0', "no segment in %s", dir);
@@ -194,8 +206,9 @@ START_TEST(test_spool_keytab_collisions)
 
 	for (int i = 0; i < 40; i++) {
 		/* lo decides the slot: 63 and 0 (mod 64) wrap around */
-		k[i] = (sipas_hash128){(uint64_t)(i % 2 ? 63 : 0) + ((uint64_t)i << 40),
-				       (uint64_t)i};
+		k[i] = (sipas_hash128){(uint64_t)(i % 2 ? 63 : 0) +
+		                           ((uint64_t)i << 40),
+		                       (uint64_t)i};
 		sipas_keytab_put(t, k[i], (uint64_t)i);
 	}
 	for (int i = 0; i < 40; i += 2)
@@ -219,22 +232,30 @@ START_TEST(test_spool_idcache_evicts_oldest)
 	sipas_hash128 d1 = sipas_spool_digest("one", 3);
 	sipas_hash128 d2 = sipas_spool_digest("two", 3);
 
-	ck_assert_int_eq(sipas_idcache_find(c, key_of(1), d1), SIPAS_MATCH_NONE);
+	ck_assert_int_eq(sipas_idcache_find(c, key_of(1), d1),
+	                 SIPAS_MATCH_NONE);
 	sipas_idcache_put(c, key_of(1), d1);
 	sipas_idcache_put(c, key_of(2), d1);
 	sipas_idcache_put(c, key_of(3), d1);
-	ck_assert_int_eq(sipas_idcache_find(c, key_of(1), d1), SIPAS_MATCH_SAME);
-	ck_assert_int_eq(sipas_idcache_find(c, key_of(1), d2), SIPAS_MATCH_OTHER);
+	ck_assert_int_eq(sipas_idcache_find(c, key_of(1), d1),
+	                 SIPAS_MATCH_SAME);
+	ck_assert_int_eq(sipas_idcache_find(c, key_of(1), d2),
+	                 SIPAS_MATCH_OTHER);
 	/* Putting a known key again keeps its place (and takes the digest). */
 	sipas_idcache_put(c, key_of(2), d2);
-	ck_assert_int_eq(sipas_idcache_find(c, key_of(2), d2), SIPAS_MATCH_SAME);
+	ck_assert_int_eq(sipas_idcache_find(c, key_of(2), d2),
+	                 SIPAS_MATCH_SAME);
 	ck_assert_uint_eq(sipas_idcache_count(c), 3);
 	sipas_idcache_put(c, key_of(4), d1); /* evicts 1 */
-	ck_assert_int_eq(sipas_idcache_find(c, key_of(1), d1), SIPAS_MATCH_NONE);
-	ck_assert_int_eq(sipas_idcache_find(c, key_of(4), d1), SIPAS_MATCH_SAME);
+	ck_assert_int_eq(sipas_idcache_find(c, key_of(1), d1),
+	                 SIPAS_MATCH_NONE);
+	ck_assert_int_eq(sipas_idcache_find(c, key_of(4), d1),
+	                 SIPAS_MATCH_SAME);
 	sipas_idcache_put(c, key_of(5), d1); /* evicts 2 */
-	ck_assert_int_eq(sipas_idcache_find(c, key_of(2), d2), SIPAS_MATCH_NONE);
-	ck_assert_int_eq(sipas_idcache_find(c, key_of(3), d1), SIPAS_MATCH_SAME);
+	ck_assert_int_eq(sipas_idcache_find(c, key_of(2), d2),
+	                 SIPAS_MATCH_NONE);
+	ck_assert_int_eq(sipas_idcache_find(c, key_of(3), d1),
+	                 SIPAS_MATCH_SAME);
 	ck_assert_uint_eq(sipas_idcache_count(c), 3);
 	sipas_idcache_free(&c);
 	ck_assert_ptr_null(c);
@@ -245,11 +266,11 @@ START_TEST(test_spool_key_separates_campaign_and_id)
 {
 	/* "A" + "B:1" must differ from "AB" + ":1": the NUL separates. */
 	ck_assert(!sipas_hash128_eq(sipas_spool_key("A", "B:1"),
-				    sipas_spool_key("AB", ":1")));
+	                            sipas_spool_key("AB", ":1")));
 	ck_assert(sipas_hash128_eq(sipas_spool_key("SL-2024", "x"),
-				   sipas_spool_key("SL-2024", "x")));
+	                           sipas_spool_key("SL-2024", "x")));
 	ck_assert(!sipas_hash128_eq(sipas_spool_key("SL-2024", "x"),
-				    sipas_spool_key("SL-2025", "x")));
+	                            sipas_spool_key("SL-2025", "x")));
 }
 END_TEST
 
@@ -304,24 +325,28 @@ START_TEST(test_spool_find_duplicate_and_conflict)
 	sipas_diag diag = {{0}};
 	uint64_t seq;
 
-	ck_assert_int_eq(sipas_spool_find(sp, key_of(7), sipas_spool_digest(body, n)),
-			 SIPAS_MATCH_NONE);
+	ck_assert_int_eq(
+	    sipas_spool_find(sp, key_of(7), sipas_spool_digest(body, n)),
+	    SIPAS_MATCH_NONE);
 	append_ok(sp, 7);
 	/* Visible at once, before the sync. */
-	ck_assert_int_eq(sipas_spool_find(sp, key_of(7), sipas_spool_digest(body, n)),
-			 SIPAS_MATCH_SAME);
-	ck_assert_int_eq(sipas_spool_find(sp, key_of(7), sipas_spool_digest("x", 1)),
-			 SIPAS_MATCH_OTHER);
-	ck_assert_err(sipas_spool_append(sp, key_of(7), 0, "x", 1, &diag),
-		      SIPAS_E_CONFLICT);
+	ck_assert_int_eq(
+	    sipas_spool_find(sp, key_of(7), sipas_spool_digest(body, n)),
+	    SIPAS_MATCH_SAME);
+	ck_assert_int_eq(
+	    sipas_spool_find(sp, key_of(7), sipas_spool_digest("x", 1)),
+	    SIPAS_MATCH_OTHER);
+	ck_assert_err(append(sp, key_of(7), "x", 1, &diag), SIPAS_E_CONFLICT);
 	sync_ok(sp);
 	seq = next_is(sp, 7);
 	/* Still known while out for delivery; forgotten when done. */
-	ck_assert_int_eq(sipas_spool_find(sp, key_of(7), sipas_spool_digest(body, n)),
-			 SIPAS_MATCH_SAME);
+	ck_assert_int_eq(
+	    sipas_spool_find(sp, key_of(7), sipas_spool_digest(body, n)),
+	    SIPAS_MATCH_SAME);
 	done_ok(sp, seq);
-	ck_assert_int_eq(sipas_spool_find(sp, key_of(7), sipas_spool_digest(body, n)),
-			 SIPAS_MATCH_NONE);
+	ck_assert_int_eq(
+	    sipas_spool_find(sp, key_of(7), sipas_spool_digest(body, n)),
+	    SIPAS_MATCH_NONE);
 	sipas_spool_close(&sp);
 	tu_rmtree(dir);
 	free(dir);
@@ -395,8 +420,9 @@ START_TEST(test_spool_restart_recovery)
 	ck_assert_uint_eq(st.truncated, 0);
 	ck_assert_uint_eq(st.entries, st.recovered);
 	n = body_of(5, body, sizeof body);
-	ck_assert_int_eq(sipas_spool_find(sp, key_of(5), sipas_spool_digest(body, n)),
-			 SIPAS_MATCH_SAME);
+	ck_assert_int_eq(
+	    sipas_spool_find(sp, key_of(5), sipas_spool_digest(body, n)),
+	    SIPAS_MATCH_SAME);
 	for (int i = 10 - (int)st.recovered; i < 10; i++) {
 		seq = next_is(sp, i);
 		done_ok(sp, seq);
@@ -556,10 +582,9 @@ START_TEST(test_spool_bounded)
 
 	append_ok(sp, 1);
 	append_ok(sp, 2);
-	ck_assert_err(sipas_spool_append(sp, key_of(3), 0, "x", 1, &diag),
-		      SIPAS_E_BUSY);
-	ck_assert_err(sipas_spool_append(sp, key_of(4), 0, big, sizeof big, &diag),
-		      SIPAS_E_TOO_LARGE);
+	ck_assert_err(append(sp, key_of(3), "x", 1, &diag), SIPAS_E_BUSY);
+	ck_assert_err(append(sp, key_of(4), big, sizeof big, &diag),
+	              SIPAS_E_TOO_LARGE);
 	sync_ok(sp);
 	seq = next_is(sp, 1);
 	done_ok(sp, seq);
@@ -569,8 +594,7 @@ START_TEST(test_spool_bounded)
 	/* By bytes: room for about three small records. */
 	o = (sipas_spool_opts){.max_bytes = 8 + 3 * 80};
 	sp = open_ok(dir, &o);
-	ck_assert_err(sipas_spool_append(sp, key_of(5), 0, big, 100, &diag),
-		      SIPAS_E_BUSY);
+	ck_assert_err(append(sp, key_of(5), big, 100, &diag), SIPAS_E_BUSY);
 	sipas_spool_close(&sp);
 	tu_rmtree(dir);
 	free(dir);
@@ -600,14 +624,15 @@ START_TEST(test_spool_failed_write_rolls_back)
 	rl.rlim_max = RLIM_INFINITY;
 	ck_assert_int_eq(setrlimit(RLIMIT_FSIZE, &rl), 0);
 	memset(big, 'b', sizeof big);
-	ck_assert_err(sipas_spool_append(sp, key_of(3), 0, big, sizeof big, &diag),
-		      SIPAS_E_IO);
+	ck_assert_err(append(sp, key_of(3), big, sizeof big, &diag),
+	              SIPAS_E_IO);
 	ck_assert_msg(diag.msg[0] != '\0', "no reason given");
 	rl.rlim_cur = RLIM_INFINITY;
 	ck_assert_int_eq(setrlimit(RLIMIT_FSIZE, &rl), 0);
 	n = body_of(2, body, sizeof body);
-	ck_assert_int_eq(sipas_spool_find(sp, key_of(2), sipas_spool_digest(body, n)),
-			 SIPAS_MATCH_NONE);
+	ck_assert_int_eq(
+	    sipas_spool_find(sp, key_of(2), sipas_spool_digest(body, n)),
+	    SIPAS_MATCH_NONE);
 	ck_assert(!sipas_spool_dirty(sp));
 	ck_assert_int_eq(file_size(path), synced);
 	next_is(sp, 1);
@@ -652,6 +677,43 @@ START_TEST(test_spool_many_records)
 }
 END_TEST
 
+/* A record damaged on disk after it was written: skipped, and said so. */
+START_TEST(test_spool_damaged_record_skipped)
+{
+	char *dir = tu_mkdtemp();
+	sipas_spool *sp = open_ok(dir, NULL);
+	sipas_buf out;
+	sipas_diag diag = {{0}};
+	sipas_spool_item it;
+	sipas_spool_stats st;
+	char path[4096], c;
+	int fd;
+
+	append_ok(sp, 0);
+	append_ok(sp, 1);
+	sync_ok(sp);
+	last_segment(dir, path, sizeof path);
+	fd = open(path, O_RDWR);
+	ck_assert_int_ge(fd, 0);
+	/* A byte of the first record's body (after the 8-byte segment
+	 * header and the 48-byte record header). */
+	ck_assert_int_eq(pread(fd, &c, 1, 8 + 48 + 3), 1);
+	c ^= 0x01;
+	ck_assert_int_eq(pwrite(fd, &c, 1, 8 + 48 + 3), 1);
+	close(fd);
+	sipas_buf_init(&out, SIPAS_MAX_REQUEST);
+	ck_assert_err(sipas_spool_next(sp, &out, &it, &diag), SIPAS_E_IO);
+	ck_assert_ptr_nonnull(strstr(diag.msg, "does not check out"));
+	sipas_buf_free(&out);
+	next_is(sp, 1);
+	sipas_spool_stats_get(sp, &st);
+	ck_assert_uint_eq(st.entries, 1);
+	sipas_spool_close(&sp);
+	tu_rmtree(dir);
+	free(dir);
+}
+END_TEST
+
 static Suite *spool_suite(void)
 {
 	Suite *s = suite_create("spool");
@@ -672,6 +734,7 @@ static Suite *spool_suite(void)
 	tcase_add_test(tc, test_spool_bounded);
 	tcase_add_test(tc, test_spool_failed_write_rolls_back);
 	tcase_add_test(tc, test_spool_many_records);
+	tcase_add_test(tc, test_spool_damaged_record_skipped);
 	suite_add_tcase(s, tc);
 	return s;
 }
