@@ -245,6 +245,27 @@ START_TEST(test_counts_malformed_records)
 }
 END_TEST
 
+/* An item row whose `answered` is zero but whose other values are not is
+ * still written back (found by fuzz_counts). */
+START_TEST(test_counts_item_without_answered_survives)
+{
+	sipas_counts *a = sipas_counts_new(def, direct());
+	sipas_counts *b = sipas_counts_new(def, direct());
+	const size_t age = 2;  /* trips, expect, age */
+	sipas_buf rec;
+
+	sipas_buf_init(&rec, 1 << 20);
+	a->items[a->item_off[age] + 1] = (uint64_t)-2;   /* sum */
+	a->items[a->item_off[age] + 2 + (41 - 15)] = 1;  /* one 41 */
+	ck_assert_err(sipas_counts_encode(a, &rec), SIPAS_OK);
+	ck_assert_err(sipas_counts_decode(b, rec.data, rec.len), SIPAS_OK);
+	assert_same(a, b);
+	sipas_buf_free(&rec);
+	sipas_counts_free(&a);
+	sipas_counts_free(&b);
+}
+END_TEST
+
 START_TEST(test_counts_stats_record)
 {
 	sipas_campaign_stats st = {2640, 12, 1, 3}, back = {1, 1, 1, 1};
@@ -273,6 +294,7 @@ int main(void)
 	tcase_add_test(tc, test_counts_record_round_trip_and_merge);
 	tcase_add_test(tc, test_counts_carry_unknown_entries);
 	tcase_add_test(tc, test_counts_malformed_records);
+	tcase_add_test(tc, test_counts_item_without_answered_survives);
 	tcase_add_test(tc, test_counts_stats_record);
 	suite_add_tcase(s, tc);
 	return tu_run(s);
