@@ -725,25 +725,7 @@ static sipas_err take_entry(struct dec *d, const msgpack_object *o)
 
 /* ---- the response map ---- */
 
-/* Top-level keys; the first NREQUIRED are required, in the order that
- * missing_field reports them. */
-enum {
-	K_V,
-	K_ID,
-	K_CAMPAIGN,
-	K_UNIT,
-	K_FORM,
-	K_CHANNEL,
-	K_TS,
-	K_ITEMS,
-	K_RESPONDENT,
-	K_COMMENT,
-	K_ENTRY,
-	NKEYS,
-	NREQUIRED = K_ITEMS + 1
-};
-
-static const char *const top_keys[NKEYS] = {
+const char *const sipas_response_keys[SIPAS_NKEYS] = {
     "v",  "id",    "campaign",   "unit",    "form", "channel",
     "ts", "items", "respondent", "comment", "entry"};
 
@@ -773,35 +755,35 @@ static sipas_err take_id(struct dec *d, const msgpack_object *o)
 static sipas_err take_value(struct dec *d, int k, const msgpack_object *o)
 {
 	sipas_response *r = d->r;
-	const char *key = top_keys[k];
+	const char *key = sipas_response_keys[k];
 
 	switch (k) {
-	case K_V:
+	case SIPAS_KEY_V:
 		if (o->type == MSGPACK_OBJECT_NEGATIVE_INTEGER ||
 		    (o->type == MSGPACK_OBJECT_POSITIVE_INTEGER &&
 		     o->via.u64 != SIPAS_PROTOCOL_VERSION))
 			return bad(d, SIPAS_E_BAD_VALUE, key, "must be %d.",
 			           SIPAS_PROTOCOL_VERSION);
 		return get_int(d, o, key, &r->v);
-	case K_ID:
+	case SIPAS_KEY_ID:
 		return SIPAS_OK; /* taken first */
-	case K_CAMPAIGN:
+	case SIPAS_KEY_CAMPAIGN:
 		return get_str(d, o, key, SIPAS_MAX_TEXT, NULL, 0,
 		               &r->campaign);
-	case K_UNIT:
+	case SIPAS_KEY_UNIT:
 		return get_str(d, o, key, SIPAS_MAX_TEXT, NULL, 0, &r->unit);
-	case K_FORM:
+	case SIPAS_KEY_FORM:
 		return get_str(d, o, key, SIPAS_MAX_TEXT, NULL, 0, &r->form);
-	case K_CHANNEL:
+	case SIPAS_KEY_CHANNEL:
 		return get_str(d, o, key, SIPAS_MAX_TEXT, sipas_channel_names,
 		               SIPAS_NCHANNELS, &r->channel);
-	case K_TS:
+	case SIPAS_KEY_TS:
 		return get_int(d, o, key, &r->ts);
-	case K_ITEMS:
+	case SIPAS_KEY_ITEMS:
 		return take_items(d, o);
-	case K_RESPONDENT:
+	case SIPAS_KEY_RESPONDENT:
 		return take_respondent(d, o);
-	case K_COMMENT:
+	case SIPAS_KEY_COMMENT:
 		return get_str(d, o, key, SIPAS_MAX_COMMENT, NULL, 0,
 		               &r->comment);
 	default:
@@ -822,15 +804,15 @@ static sipas_err take_response(struct dec *d, const msgpack_object_map *m)
 		rv = check_key(d, &m->ptr[i].key, "");
 		if (rv)
 			break;
-		k = lookup(&m->ptr[i].key, top_keys, NKEYS);
+		k = lookup(&m->ptr[i].key, sipas_response_keys, SIPAS_NKEYS);
 		if (k < 0)
 			return unknown(d, NULL, &m->ptr[i].key);
 		seen |= 1u << k;
 		rv = take_value(d, k, &m->ptr[i].val);
 	}
-	for (k = 0; !rv && k < NREQUIRED; k++)
+	for (k = 0; !rv && k < SIPAS_KEY_NREQUIRED; k++)
 		if (!(seen & 1u << k))
-			rv = bad(d, SIPAS_E_MISSING_FIELD, top_keys[k],
+			rv = bad(d, SIPAS_E_MISSING_FIELD, sipas_response_keys[k],
 			         "is missing.");
 	return rv;
 }
@@ -1030,7 +1012,7 @@ sipas_err sipas_response_encode(sipas_buf *out, const sipas_response *r)
 	    r->form == NULL || r->channel == NULL)
 		return SIPAS_E_MISSING_FIELD;
 	msgpack_packer_init(&pk, &s, sink_write);
-	msgpack_pack_map(&pk, NREQUIRED + r->respondent.present +
+	msgpack_pack_map(&pk, SIPAS_KEY_NREQUIRED + r->respondent.present +
 	                          (r->comment != NULL) + r->entry.present);
 	pack_kv_int(&pk, "v", r->v);
 	pack_kv_str(&pk, "id", r->id);

@@ -124,6 +124,27 @@ typedef struct sipas_response {
 	int64_t code_pool[SIPAS_MAX_ANSWERS * 4];
 } sipas_response;
 
+/* The top-level keys of a response map (interfaces.md section 2), in the
+ * order missing_field reports them; the first SIPAS_KEY_NREQUIRED are
+ * required. Shared by the codec and by the JSON / CSV readers of
+ * sipas-submit, which must answer exactly as the codec does. */
+enum {
+	SIPAS_KEY_V,
+	SIPAS_KEY_ID,
+	SIPAS_KEY_CAMPAIGN,
+	SIPAS_KEY_UNIT,
+	SIPAS_KEY_FORM,
+	SIPAS_KEY_CHANNEL,
+	SIPAS_KEY_TS,
+	SIPAS_KEY_ITEMS,
+	SIPAS_KEY_RESPONDENT,
+	SIPAS_KEY_COMMENT,
+	SIPAS_KEY_ENTRY,
+	SIPAS_NKEYS,
+	SIPAS_KEY_NREQUIRED = SIPAS_KEY_ITEMS + 1
+};
+extern const char *const sipas_response_keys[SIPAS_NKEYS];
+
 /* The channels of the contract, in a fixed order. */
 #define SIPAS_NCHANNELS 5
 extern const char *const sipas_channel_names[SIPAS_NCHANNELS];

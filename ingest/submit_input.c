@@ -592,58 +592,37 @@ static sipas_err j_entry(struct walk *w, const json_t *o)
 	return SIPAS_OK;
 }
 
-/* Top-level keys; the first NREQUIRED are required, in the order
- * missing_field reports them (as protocol.c). */
-enum {
-	K_V,
-	K_ID,
-	K_CAMPAIGN,
-	K_UNIT,
-	K_FORM,
-	K_CHANNEL,
-	K_TS,
-	K_ITEMS,
-	K_RESPONDENT,
-	K_COMMENT,
-	K_ENTRY,
-	NKEYS,
-	NREQUIRED = K_ITEMS + 1
-};
-
-static const char *const top_keys[NKEYS] = {
-    "v",  "id",    "campaign",   "unit",    "form", "channel",
-    "ts", "items", "respondent", "comment", "entry"};
 
 static sipas_err j_value(struct walk *w, int k, const json_t *v)
 {
 	sipas_response *r = w->r;
-	const char *key = top_keys[k];
+	const char *key = sipas_response_keys[k];
 
 	switch (k) {
-	case K_V:
+	case SIPAS_KEY_V:
 		if (json_is_integer(v) &&
 		    json_integer_value(v) != SIPAS_PROTOCOL_VERSION)
 			return bad(w->f, SIPAS_E_BAD_VALUE, key, "must be %d.",
 			           SIPAS_PROTOCOL_VERSION);
 		return j_int(w->f, v, key, &r->v);
-	case K_ID:
+	case SIPAS_KEY_ID:
 		return SIPAS_OK; /* taken first */
-	case K_CAMPAIGN:
+	case SIPAS_KEY_CAMPAIGN:
 		return j_str(w, v, key, SIPAS_MAX_TEXT, NULL, 0, &r->campaign);
-	case K_UNIT:
+	case SIPAS_KEY_UNIT:
 		return j_str(w, v, key, SIPAS_MAX_TEXT, NULL, 0, &r->unit);
-	case K_FORM:
+	case SIPAS_KEY_FORM:
 		return j_str(w, v, key, SIPAS_MAX_TEXT, NULL, 0, &r->form);
-	case K_CHANNEL:
+	case SIPAS_KEY_CHANNEL:
 		return j_str(w, v, key, SIPAS_MAX_TEXT, sipas_channel_names,
 		             SIPAS_NCHANNELS, &r->channel);
-	case K_TS:
+	case SIPAS_KEY_TS:
 		return j_int(w->f, v, key, &r->ts);
-	case K_ITEMS:
+	case SIPAS_KEY_ITEMS:
 		return j_items(w, v);
-	case K_RESPONDENT:
+	case SIPAS_KEY_RESPONDENT:
 		return j_respondent(w, v);
-	case K_COMMENT:
+	case SIPAS_KEY_COMMENT:
 		return j_str(w, v, key, SIPAS_MAX_COMMENT, NULL, 0,
 		             &r->comment);
 	default:
@@ -677,18 +656,18 @@ static sipas_err j_response(struct walk *w, const json_t *root)
 	{
 		if (j_key(w, key, ""))
 			return SIPAS_E_BAD_UTF8;
-		for (k = 0; k < NKEYS && strcmp(key, top_keys[k]) != 0; k++)
+		for (k = 0; k < SIPAS_NKEYS && strcmp(key, sipas_response_keys[k]) != 0; k++)
 			;
-		if (k == NKEYS)
+		if (k == SIPAS_NKEYS)
 			return unknown_field(w->f, NULL, key, strlen(key));
 		seen |= 1u << k;
 		rv = j_value(w, k, v);
 		if (rv)
 			return rv;
 	}
-	for (k = 0; k < NREQUIRED; k++)
+	for (k = 0; k < SIPAS_KEY_NREQUIRED; k++)
 		if (!(seen & 1u << k))
-			return bad(w->f, SIPAS_E_MISSING_FIELD, top_keys[k],
+			return bad(w->f, SIPAS_E_MISSING_FIELD, sipas_response_keys[k],
 			           "is missing.");
 	return SIPAS_OK;
 }
