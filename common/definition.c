@@ -58,11 +58,7 @@ static const char *quote(char out[QUOTE_BUF], const char *s, size_t len)
 {
 	size_t n = len, o = 0;
 
-	if (n > QUOTE_SRC_MAX) {
-		n = QUOTE_SRC_MAX;
-		while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80)
-			n--;
-	}
+	n = sipas_utf8_boundary(s, n, QUOTE_SRC_MAX);
 	out[o++] = '"';
 	for (size_t i = 0; i < n; i++) {
 		unsigned char ch = (unsigned char)s[i];

@@ -37,24 +37,6 @@ static const char *const status_names[] = {"accepted", "duplicate", "rejected",
 
 /* ---- small helpers ---- */
 
-/* Cut a string that snprintf may have truncated back to the end of its last
- * whole UTF-8 character, so a field or detail sent on the wire stays valid
- * UTF-8. */
-static void clip_utf8(char *s)
-{
-	size_t len = strlen(s), i = len, need;
-	unsigned char c;
-
-	while (i > 0 && len - i < 3 && ((unsigned char)s[i - 1] & 0xC0) == 0x80)
-		i--;
-	if (i == 0)
-		return;
-	c = (unsigned char)s[i - 1];
-	need = c < 0x80 ? 1 : c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : 2;
-	if (len - (i - 1) < need)
-		s[i - 1] = '\0';
-}
-
 /* Copy n bytes of s into dst (size cap) as a C string, cut to fit. */
 static void copy_clip(char *dst, size_t cap, const char *s, size_t n)
 {
@@ -63,7 +45,7 @@ static void copy_clip(char *dst, size_t cap, const char *s, size_t n)
 	if (n > 0)
 		memcpy(dst, s, n);
 	dst[n] = '\0';
-	clip_utf8(dst);
+	sipas_utf8_clip(dst);
 }
 
 static bool str_is(const msgpack_object *o, const char *s)
@@ -94,7 +76,7 @@ void sipas_fault_set(sipas_fault *f, sipas_err code, const char *field,
 	va_start(ap, fmt);
 	vsnprintf(f->detail, sizeof f->detail, fmt, ap);
 	va_end(ap);
-	clip_utf8(f->detail);
+	sipas_utf8_clip(f->detail);
 }
 
 int sipas_channel_index(const char *name)

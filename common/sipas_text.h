@@ -16,6 +16,15 @@ bool sipas_utf8_valid(const char *s, size_t len);
  * every id in a definition). */
 bool sipas_id_valid(const char *s, size_t len, size_t max);
 
+/* The longest prefix of the UTF-8 text s[0..len) that is at most max bytes
+ * and ends on a character boundary: len when len <= max. */
+size_t sipas_utf8_boundary(const char *s, size_t len, size_t max);
+
+/* Cut a NUL-terminated string that snprintf may have truncated in the
+ * middle of a character back to its last whole character, so text sent on
+ * the wire stays valid UTF-8. */
+void sipas_utf8_clip(char *s);
+
 /* Number of terminal columns the UTF-8 text occupies (combining marks take
  * none; used to align tables of Vietnamese names). Invalid bytes count 1. */
 size_t sipas_utf8_width(const char *s, size_t len);

@@ -4,6 +4,7 @@
 #include "sipas_text.h"
 
 #include <stdint.h>
+#include <string.h>
 
 /*
  * Decode one code point at s[0..len). Returns its byte length, or 0 when
@@ -119,4 +120,30 @@ size_t sipas_utf8_width(const char *s, size_t len)
 		i += n;
 	}
 	return w;
+}
+
+size_t sipas_utf8_boundary(const char *s, size_t len, size_t max)
+{
+	size_t n = max;
+
+	if (len <= max)
+		return len;
+	while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80)
+		n--;
+	return n;
+}
+
+void sipas_utf8_clip(char *s)
+{
+	size_t len = strlen(s), i = len, need;
+	unsigned char c;
+
+	while (i > 0 && len - i < 3 && ((unsigned char)s[i - 1] & 0xC0) == 0x80)
+		i--;
+	if (i == 0)
+		return;
+	c = (unsigned char)s[i - 1];
+	need = c < 0x80 ? 1 : c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : 2;
+	if (len - (i - 1) < need)
+		s[i - 1] = '\0';
 }

@@ -7,6 +7,8 @@
  */
 #include "sipas_validate.h"
 
+#include "sipas_text.h"
+
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -27,9 +29,7 @@ static const char *clip(char out[ECHO_MAX + 4], const char *s)
 		out[n] = '\0';
 		return out;
 	}
-	n = ECHO_MAX;
-	while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80)
-		n--;
+	n = sipas_utf8_boundary(s, n, ECHO_MAX);
 	memcpy(out, s, n);
 	memcpy(out + n, "...", 4);
 	return out;

@@ -36,6 +36,7 @@
 #include "sipas_oom.h"
 #include "sipas_protocol.h"
 #include "sipas_store.h"
+#include "sipas_text.h"
 #include "sipas_time.h"
 
 #define EXIT_REFUSED 1
@@ -487,13 +488,7 @@ static struct slot *table_find(struct submit *s, const char *id, unsigned mask)
 /* Copy text into dst (cap bytes), cut to fit at a UTF-8 boundary. */
 static void copy_text(char *dst, size_t cap, const char *src)
 {
-	size_t n = strlen(src);
-
-	if (n >= cap) {
-		n = cap - 1;
-		while (n > 0 && ((unsigned char)src[n] & 0xC0) == 0x80)
-			n--;
-	}
+	size_t n = sipas_utf8_boundary(src, strlen(src), cap - 1);
 	memcpy(dst, src, n);
 	dst[n] = '\0';
 }

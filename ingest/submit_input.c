@@ -115,22 +115,6 @@ struct sipas_input {
 
 /* ---- faults, worded as the codec words them ---- */
 
-/* Cut s back to the end of its last whole UTF-8 character. */
-static void clip_utf8(char *s)
-{
-	size_t len = strlen(s), i = len, need;
-	unsigned char c;
-
-	while (i > 0 && len - i < 3 && ((unsigned char)s[i - 1] & 0xC0) == 0x80)
-		i--;
-	if (i == 0)
-		return;
-	c = (unsigned char)s[i - 1];
-	need = c < 0x80 ? 1 : c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : 2;
-	if (len - (i - 1) < need)
-		s[i - 1] = '\0';
-}
-
 /* dst = "parent.key" (or "key"), cut to fit an ack field. */
 static void path(char dst[SIPAS_ACK_FIELD_MAX], const char *parent,
                  const char *key, size_t klen)
@@ -146,7 +130,7 @@ static void path(char dst[SIPAS_ACK_FIELD_MAX], const char *parent,
 		klen = SIPAS_ACK_FIELD_MAX - 1 - n;
 	memcpy(dst + n, key, klen);
 	dst[n + klen] = '\0';
-	clip_utf8(dst);
+	sipas_utf8_clip(dst);
 }
 
 /* "Item A1 <what>" or "Field unit <what>", as protocol.c's bad(). */
@@ -985,7 +969,7 @@ static void quote_cell(char out[48], const char *s, size_t n)
 
 	memcpy(out, s, k);
 	out[k] = '\0';
-	clip_utf8(out);
+	sipas_utf8_clip(out);
 	if (!sipas_utf8_valid(out, strlen(out)))
 		snprintf(out, 48, "%s", "(not UTF-8)");
 	else if (k < n)

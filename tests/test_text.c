@@ -1,4 +1,5 @@
 /* test_text.c - strict UTF-8, the id rule, display width. */
+#include <stdio.h>
 #include <string.h>
 
 #include "sipas_limits.h"
@@ -86,6 +87,37 @@ START_TEST(test_text_width)
 }
 END_TEST
 
+START_TEST(test_text_boundary_and_clip)
+{
+	const char *s = "Sở";  /* 'S', then U+1EDF as 3 bytes */
+	char buf[16];
+
+	ck_assert_uint_eq(sipas_utf8_boundary(s, 4, 10), 4);  /* fits */
+	ck_assert_uint_eq(sipas_utf8_boundary(s, 4, 4), 4);
+	ck_assert_uint_eq(sipas_utf8_boundary(s, 4, 3), 1);   /* not mid-char */
+	ck_assert_uint_eq(sipas_utf8_boundary(s, 4, 2), 1);
+	ck_assert_uint_eq(sipas_utf8_boundary(s, 4, 1), 1);
+	ck_assert_uint_eq(sipas_utf8_boundary(s, 4, 0), 0);
+
+	/* snprintf cut "Sở" after 3 bytes: the half character goes. */
+	memcpy(buf, s, 3);
+	buf[3] = '\0';
+	sipas_utf8_clip(buf);
+	ck_assert_str_eq(buf, "S");
+	/* Whole characters stay. */
+	snprintf(buf, sizeof buf, "%s", "Sở Nội");
+	sipas_utf8_clip(buf);
+	ck_assert_str_eq(buf, "Sở Nội");
+	buf[0] = '\0';
+	sipas_utf8_clip(buf);
+	ck_assert_str_eq(buf, "");
+	/* A cut 4-byte character. */
+	snprintf(buf, sizeof buf, "a\xF0\x9F\x98");
+	sipas_utf8_clip(buf);
+	ck_assert_str_eq(buf, "a");
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("text");
@@ -95,6 +127,7 @@ int main(void)
 	tcase_add_test(tc, test_text_vietnamese_length_is_bytes);
 	tcase_add_loop_test(tc, test_text_id_rule, 0, (int)NID);
 	tcase_add_test(tc, test_text_width);
+	tcase_add_test(tc, test_text_boundary_and_clip);
 	suite_add_tcase(s, tc);
 	return tu_run(s);
 }
