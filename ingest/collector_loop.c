@@ -18,32 +18,17 @@
 #include "sipas_limits.h"
 #include "sipas_log.h"
 #include "sipas_oom.h"
+#include "sipas_zmsg.h"
 
 /* Read one client message; false when there was none. */
 static bool on_client(sipas_collector *c)
 {
 	zmq_msg_t part[4];
-	int np = 0;
-	bool more = true, extra = false;
+	int np;
+	bool extra;
 	sipas_fault fault;
 
-	while (more) {
-		zmq_msg_t m;
-
-		zmq_msg_init(&m);
-		if (zmq_msg_recv(&m, c->client, ZMQ_DONTWAIT) < 0) {
-			zmq_msg_close(&m);
-			break;
-		}
-		more = zmq_msg_more(&m);
-		if (np < 4)
-			part[np++] = m;
-		else {
-			zmq_msg_close(&m);
-			extra = true;
-		}
-	}
-	if (np == 0)
+	if (!sipas_zmsg_recv(c->client, part, 4, &np, &extra))
 		return false;
 	if (np == 2 && !extra) {
 		sipas_collector_frame(c, &part[0], false,
@@ -62,8 +47,7 @@ static bool on_client(sipas_collector *c)
 		    c, zmq_msg_data(&part[0]), zmq_msg_size(&part[0]),
 		    zmq_msg_size(&part[1]) == 0, &fault);
 	}
-	for (int k = 0; k < np; k++)
-		zmq_msg_close(&part[k]);
+	sipas_zmsg_close(part, np);
 	return true;
 }
 
@@ -71,26 +55,10 @@ static bool on_client(sipas_collector *c)
 static bool on_worker(sipas_collector *c)
 {
 	zmq_msg_t part[3];
-	int np = 0;
-	bool more = true, extra = false;
+	int np;
+	bool extra;
 
-	while (more) {
-		zmq_msg_t m;
-
-		zmq_msg_init(&m);
-		if (zmq_msg_recv(&m, c->worker, ZMQ_DONTWAIT) < 0) {
-			zmq_msg_close(&m);
-			break;
-		}
-		more = zmq_msg_more(&m);
-		if (np < 3)
-			part[np++] = m;
-		else {
-			zmq_msg_close(&m);
-			extra = true;
-		}
-	}
-	if (np == 0)
+	if (!sipas_zmsg_recv(c->worker, part, 3, &np, &extra))
 		return false;
 	if (np == 2 && !extra)
 		sipas_collector_ack(
@@ -98,8 +66,7 @@ static bool on_worker(sipas_collector *c)
 		    zmq_msg_data(&part[1]), zmq_msg_size(&part[1]));
 	else
 		sipas_collector_bad_ack(c, "not two frames");
-	for (int k = 0; k < np; k++)
-		zmq_msg_close(&part[k]);
+	sipas_zmsg_close(part, np);
 	return true;
 }
 

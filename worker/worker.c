@@ -22,6 +22,7 @@
 #include "sipas_relay.h"
 #include "sipas_store.h"
 #include "sipas_validate.h"
+#include "sipas_zmsg.h"
 
 #define IDENTITY_MAX 256
 #define BUSY_RETRY_MS 200
@@ -281,38 +282,20 @@ static bool handle(sipas_worker *w, const sipas_relay *rl, const void *raw,
 	return true;
 }
 
-/* Read one multipart message [identity][relay][response] without
- * blocking. Returns false when the socket is empty. */
+/* Read one message [identity][relay][response] without blocking.
+ * Returns false when the socket is empty. */
 static bool receive_one(sipas_worker *w)
 {
-	zmq_msg_t part[4];
-	int nparts = 0, more = 1;
+	zmq_msg_t part[3];
 	sipas_relay rl;
 	struct owed *o;
-	bool ok = true;
+	bool extra;
+	int np;
 
-	while (more) {
-		/* Extra parts of a bad peer all land in part[3]. */
-		zmq_msg_t *m = &part[nparts < 4 ? nparts : 3];
-
-		if (nparts >= 4)
-			zmq_msg_close(m);
-		zmq_msg_init(m);
-		if (zmq_msg_recv(m, w->sock, nparts == 0 ? ZMQ_DONTWAIT : 0) < 0) {
-			if (nparts == 0) {
-				zmq_msg_close(m);
-				return false;
-			}
-			/* m stays an empty, initialised message. */
-			ok = false;
-			nparts++;
-			break;
-		}
-		more = zmq_msg_more(m);
-		nparts++;
-	}
+	if (!sipas_zmsg_recv(w->sock, part, 3, &np, &extra))
+		return false;
 	w->n.received++;
-	if (!ok || nparts != 3 || zmq_msg_size(&part[0]) > IDENTITY_MAX ||
+	if (extra || np != 3 || zmq_msg_size(&part[0]) > IDENTITY_MAX ||
 	    sipas_relay_decode(zmq_msg_data(&part[1]), zmq_msg_size(&part[1]),
 			       &rl) != SIPAS_OK) {
 		/* Not a collector of this version: nothing to answer. */
@@ -331,8 +314,7 @@ static bool receive_one(sipas_worker *w)
 		send_ack(w, o);
 	}
 out:
-	for (int i = 0; i < (nparts < 4 ? nparts : 4); i++)
-		zmq_msg_close(&part[i]);
+	sipas_zmsg_close(part, np);
 	return true;
 }
 
