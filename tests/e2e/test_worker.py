@@ -183,6 +183,40 @@ def bad_peers_do_not_stop_it(env):
 
 
 @test
+def full_map_answers_busy_grows_and_loses_nothing(env):
+    """A 1 MiB map fills within a few thousand responses: the batch that
+    hits it is answered busy (nothing stored), the map is grown, the resent
+    responses are accepted once, and none is accepted twice."""
+    env.define(SONLA)
+    env.worker("--map-size", "1")
+    hop = Hop(env)
+    d = load_definition(SONLA)
+    n = 6000
+    pending = {("r-%06d" % i): response(d, i) for i in range(n)}
+    accepted, busy = set(), 0
+    deadline = time.time() + 60
+    while pending and time.time() < deadline:
+        for r in pending.values():
+            hop.send(r)
+        answers = [hop.recv()[1] for _ in range(len(pending))]
+        for ack in answers:
+            if ack["status"] == "accepted":
+                assert ack["id"] not in accepted, ack
+                accepted.add(ack["id"])
+                del pending[ack["id"]]
+            else:
+                assert ack["status"] == "busy" and ack["code"] == "busy", ack
+                busy += 1
+        time.sleep(0.05)
+    assert not pending, "%d never accepted" % len(pending)
+    assert busy > 0, "the map never filled: the test proves nothing"
+    assert "WRK-MAP-GROWN" in env.log_of("sipas-worker")
+    assert env.snapshot()["counts"]["accepted"] == n
+    for i in range(0, n, 500):
+        assert hop.call(response(d, i))["status"] == "duplicate"
+
+
+@test
 def sigterm_exits_zero_quickly(env):
     env.define(SONLA)
     w = env.worker()
