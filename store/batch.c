@@ -390,9 +390,9 @@ static int seen_put(sipas_batch *b, MDB_val *k, const unsigned char hash[16],
 }
 
 /* Append raw with its origin under a new sequence key of dbi. */
-static int append_raw(sipas_batch *b, int db, uint64_t seq, const void *head,
-		      size_t headlen, const void *raw, size_t rawlen,
-		      const sipas_origin *from)
+static int append_raw(sipas_batch *b, int db, uint64_t seq, uint32_t revision,
+		      const void *head, size_t headlen, const void *raw,
+		      size_t rawlen, const sipas_origin *from)
 {
 	unsigned char key[8], *p;
 	size_t srclen = from->source ? strlen(from->source) : 0;
@@ -402,19 +402,21 @@ static int append_raw(sipas_batch *b, int db, uint64_t seq, const void *head,
 	if (srclen > SIPAS_DEF_ID_MAX)
 		srclen = SIPAS_DEF_ID_MAX;
 	store_put_be64(key, seq);
-	v.mv_size = 1 + 8 + 1 + srclen + headlen + rawlen;
+	v.mv_size = 1 + 8 + 1 + srclen + 4 + headlen + rawlen;
 	/* MDB_RESERVE: LMDB hands out the space; we write into it once. */
 	rc = mdb_put(b->txn, b->s->dbi[db], &k, &v, MDB_APPEND | MDB_RESERVE);
 	if (rc != 0)
 		return rc;
 	p = v.mv_data;
-	p[0] = 1;
+	p[0] = STORE_ENTRY_VERSION;
 	store_put_le(p + 1, (uint64_t)from->received_ms, 8);
 	p[9] = (unsigned char)srclen;
 	memcpy(p + 10, from->source, srclen);
+	p += 10 + srclen;
+	store_put_le(p, revision, 4);
 	if (headlen > 0)
-		memcpy(p + 10 + srclen, head, headlen);
-	memcpy(p + 10 + srclen + headlen, raw, rawlen);
+		memcpy(p + 4, head, headlen);
+	memcpy(p + 4 + headlen, raw, rawlen);
 	return 0;
 }
 
@@ -475,8 +477,8 @@ sipas_err sipas_batch_add(sipas_batch *b, const sipas_def *d,
 	}
 	rc = seen_put(b, &k, hash, SEEN_COUNTED, b->next_response);
 	if (rc == 0)
-		rc = append_raw(b, DB_RESPONSES, b->next_response, NULL, 0, raw,
-				rawlen, from);
+		rc = append_raw(b, DB_RESPONSES, b->next_response,
+				camp->rev.seq, NULL, 0, raw, rawlen, from);
 	if (rc != 0)
 		return fail_txn(b, rc, "responses", diag);
 	b->next_response++;
@@ -527,7 +529,8 @@ sipas_err sipas_batch_quarantine(sipas_batch *b, const sipas_response *r,
 	/* The quarantine entry leads with the refusal code. */
 	store_put_le(head, (uint64_t)fault->code, 4);
 	if (rc == 0)
-		rc = append_raw(b, DB_QUARANTINE, b->next_quarantine, head,
+		rc = append_raw(b, DB_QUARANTINE, b->next_quarantine,
+				camp != NULL ? camp->rev.seq : 0, head,
 				sizeof head, raw, rawlen, from);
 	if (rc != 0)
 		return fail_txn(b, rc, "quarantine", diag);

@@ -67,6 +67,14 @@ SIPAS_MUST_CHECK sipas_err sipas_store_open(sipas_store **out, const char *dir,
  * process may be open. */
 SIPAS_MUST_CHECK sipas_err sipas_store_grow(sipas_store *s, sipas_diag *diag);
 
+/* Free the reader slots of processes that died with a read transaction
+ * open (a killed sipas-snapshot): such a slot pins old pages, so the file
+ * grows until it is freed. Done at open; daemons call it periodically.
+ * *cleared (may be NULL) receives the number of slots freed. */
+SIPAS_MUST_CHECK sipas_err sipas_store_reader_check(sipas_store *s,
+						   int *cleared,
+						   sipas_diag *diag);
+
 /* Map size and bytes in use, for warnings and metrics. */
 void sipas_store_usage(sipas_store *s, size_t *map_size, size_t *used);
 

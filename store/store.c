@@ -4,12 +4,14 @@
 #include "sipas_store.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <lmdb.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 #include <xxhash.h>
 
 #include "sipas_oom.h"
@@ -110,6 +112,45 @@ static sipas_err make_dirs(const char *dir, sipas_diag *diag)
 	return SIPAS_OK;
 }
 
+/* fsync a folder so the entries created in it (data.mdb, lock.mdb, the
+ * store folder itself) survive a power cut: LMDB syncs file contents,
+ * never the folders that name the files. */
+static sipas_err sync_dir(const char *path, sipas_diag *diag)
+{
+	int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int err = 0;
+
+	if (fd < 0 || fsync(fd) != 0)
+		err = errno;
+	if (fd >= 0)
+		close(fd);
+	if (err != 0) {
+		sipas_diag_set(diag, "fsync %s: %s", path, strerror(err));
+		return SIPAS_E_IO;
+	}
+	return SIPAS_OK;
+}
+
+/* The store folder and its parent, fsync'd. */
+static sipas_err sync_dirs(const char *dir, sipas_diag *diag)
+{
+	char parent[4096];
+	size_t n = strlen(dir);
+	sipas_err rv = sync_dir(dir, diag);
+
+	if (rv != SIPAS_OK || n >= sizeof parent)
+		return rv;
+	memcpy(parent, dir, n + 1);
+	while (n > 1 && parent[n - 1] == '/')
+		parent[--n] = '\0';
+	while (n > 0 && parent[n - 1] != '/')
+		n--;
+	if (n == 0)
+		return sync_dir(".", diag);
+	parent[n > 1 ? n - 1 : 1] = '\0';
+	return sync_dir(parent, diag);
+}
+
 /* Create the named databases and the format mark, or check the mark. */
 static sipas_err init_dbs(sipas_store *s, sipas_diag *diag)
 {
@@ -192,6 +233,8 @@ sipas_err sipas_store_open(sipas_store **out, const char *dir,
 	 * pins old pages and makes the file grow; free such slots now. */
 	mdb_reader_check(s->env, &dead);
 	rv = init_dbs(s, diag);
+	if (rv == SIPAS_OK)
+		rv = sync_dirs(dir, diag);
 	if (rv != SIPAS_OK)
 		goto out;
 	*out = s;
@@ -209,6 +252,16 @@ sipas_err sipas_store_grow(sipas_store *s, sipas_diag *diag)
 	mdb_env_info(s->env, &info);
 	rc = mdb_env_set_mapsize(s->env, info.me_mapsize * 2);
 	return rc == 0 ? SIPAS_OK : lmdb_fail(rc, "grow map", diag);
+}
+
+sipas_err sipas_store_reader_check(sipas_store *s, int *cleared,
+				   sipas_diag *diag)
+{
+	int dead = 0, rc = mdb_reader_check(s->env, &dead);
+
+	if (cleared != NULL)
+		*cleared = dead;
+	return rc == 0 ? SIPAS_OK : lmdb_fail(rc, "reader check", diag);
 }
 
 void sipas_store_usage(sipas_store *s, size_t *map_size, size_t *used)
@@ -482,19 +535,22 @@ sipas_err store_parse_entry(const MDB_val *key, const MDB_val *val,
 			    bool quarantine, struct store_entry *e)
 {
 	const unsigned char *p = val->mv_data, *k = key->mv_data;
-	size_t n = val->mv_size, srclen, head;
+	size_t n = val->mv_size, srclen, head, revlen;
 
-	if (key->mv_size != 8 || n < 10 || p[0] != 1)
+	if (key->mv_size != 8 || n < 10 || p[0] < 1 || p[0] > STORE_ENTRY_VERSION)
 		return SIPAS_E_STORE;
 	e->seq = store_get_be64(k);
 	e->received_ms = (int64_t)store_get_le(p + 1, 8);
 	srclen = p[9];
-	head = 10 + srclen + (quarantine ? 4 : 0);
+	revlen = p[0] >= 2 ? 4 : 0;
+	head = 10 + srclen + revlen + (quarantine ? 4 : 0);
 	if (srclen > SIPAS_DEF_ID_MAX || n < head)
 		return SIPAS_E_STORE;
 	memcpy(e->source, p + 10, srclen);
 	e->source[srclen] = '\0';
-	e->code = quarantine ? (sipas_err)store_get_le(p + 10 + srclen, 4) : SIPAS_OK;
+	e->revision = revlen ? (uint32_t)store_get_le(p + 10 + srclen, 4) : 0;
+	e->code = quarantine ? (sipas_err)store_get_le(p + 10 + srclen + revlen, 4)
+			     : SIPAS_OK;
 	e->raw = p + head;
 	e->rawlen = n - head;
 	return SIPAS_OK;

@@ -77,13 +77,17 @@ sipas_err store_load_revision(sipas_store *s, MDB_txn *txn,
 			      sipas_diag *diag);
 
 /* A stored response or quarantine entry (values of `responses` and
- * `quarantine`): version 1, received_ms i64 LE, source length u8, source,
- * [quarantine only: refusal code u32 LE], the raw msgpack map. Pointers
+ * `quarantine`): version 2, received_ms i64 LE, source length u8, source,
+ * revision seq u32 LE (the definition the response was judged by; 0 when
+ * its campaign was not defined), [quarantine only: refusal code u32 LE],
+ * the raw msgpack map. Version 1 lacked the revision (read as 0). Pointers
  * borrow the LMDB value (valid until its transaction ends). */
+#define STORE_ENTRY_VERSION 2
 struct store_entry {
 	uint64_t seq;
 	int64_t received_ms;
 	char source[SIPAS_DEF_ID_MAX + 1];
+	uint32_t revision;         /* 0: unknown (version 1) or no campaign */
 	sipas_err code;            /* quarantine only */
 	const void *raw;
 	size_t rawlen;
