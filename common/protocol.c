@@ -215,6 +215,38 @@ static bool is_array_byte(unsigned c)
 	return (c >= 0x90 && c <= 0x9f) || c == 0xdc || c == 0xdd;
 }
 
+/*
+ * The length of the one object at the start of p[0..len), whatever its
+ * depth: only the count of objects still owed is kept (each needs at least
+ * one byte, so it never exceeds len). False when it does not end inside p.
+ * The depth rule is the element decoder's: an element nested too deep gets
+ * its own `malformed`, one over 64 KiB makes the request `too_large`.
+ */
+static bool span(const unsigned char *p, size_t len, size_t *used)
+{
+	uint64_t owed = 1, n;
+	size_t pos = 0, size;
+	int kind;
+
+	while (owed > 0) {
+		owed--;
+		if (pos >= len)
+			return false;
+		kind = head(p + pos, len - pos, &size, &n);
+		if (kind == H_BAD)
+			return false;
+		pos += size;
+		if (kind == H_SCALAR)
+			continue;
+		n = kind == H_MAP ? 2 * n : n;
+		if (n > len - pos || owed + n > len - pos)
+			return false;
+		owed += n;
+	}
+	*used = pos;
+	return true;
+}
+
 /* Spans of the n elements of an array whose elements start at p. */
 static bool split_elements(sipas_request *req, const unsigned char *p,
                            size_t len, uint32_t n)
@@ -222,7 +254,7 @@ static bool split_elements(sipas_request *req, const unsigned char *p,
 	size_t pos = 0, used;
 
 	for (uint32_t i = 0; i < n; i++) {
-		if (!skim(p + pos, len - pos, SIPAS_MAX_DEPTH - 1, &used))
+		if (!span(p + pos, len - pos, &used))
 			return false;
 		req->elem[i].ptr = (const char *)(p + pos);
 		req->elem[i].len = used;

@@ -349,9 +349,9 @@ static const struct frame_case {
 	{"array element array", RAW("\x91\x91\x80"), 0, SIPAS_E_MALFORMED, "", ""},
 	{"array element nil", RAW("\x92\x80\xc0"), 1, SIPAS_E_MALFORMED, "", ""},
 	{"array element repeated key", RAW("\x91\x82\xa1v\x01\xa1v\x01"), 0, SIPAS_E_MALFORMED, "", ""},
-	{"array element depth 8", RAW("\x91\x81\xa1x\x91\x91\x91\x91\x91\x90"), 0,
+	{"array element depth 8", RAW("\x91\x81\xa1x\x91\x91\x91\x91\x91\x91\x90"), 0,
 	 SIPAS_E_UNKNOWN_FIELD, "x", ""},
-	{"array element depth 9", RAW("\x91\x81\xa1x\x91\x91\x91\x91\x91\x91\x90"), 0,
+	{"array element depth 9", RAW("\x91\x81\xa1x\x91\x91\x91\x91\x91\x91\x91\x90"), 0,
 	 SIPAS_E_MALFORMED, "", ""},
 };/* clang-format on */
 
