@@ -76,6 +76,9 @@ struct flight {
 	bool spooled;
 	uint64_t seq; /* spool record, when spooled */
 	uint32_t attempts;
+	bool force;     /* re-send when due, even if probably still queued */
+	uint64_t ahead; /* flights out when it was (last) sent */
+	uint64_t acks_at_send; /* acks_seen when it was (last) sent */
 	int64_t first_ms, due_ms, received_ms;
 	sipas_hash128 key, digest; /* spool mode only */
 	char *bytes;
@@ -108,6 +111,8 @@ struct sipas_collector {
 	struct flight *pool, *free_list, *due_head, *due_tail;
 	uint32_t pool_cap, nnormal, nspooled;
 	uint64_t inflight_bytes, token_gen;
+	uint64_t acks_seen;  /* worker answers, stale ones included */
+	int64_t last_ack_ms; /* when the last of them came */
 
 	struct request *out_head, *out_tail;
 	struct dep *deps;
@@ -148,7 +153,7 @@ void sipas_collector_ack(sipas_collector *c, const void *head, size_t hlen,
 void sipas_collector_bad_ack(sipas_collector *c, const char *why);
 /* Re-send, spool or give up the flights whose time has come. */
 void sipas_collector_due(sipas_collector *c, int64_t now);
-/* Make every flight due now (a worker connection changed). */
+/* Make every flight due now and re-sent (a worker connection changed). */
 void sipas_collector_all_due(sipas_collector *c, int64_t now);
 /* fsync the spool, then send every finished answer. */
 void sipas_collector_flush(sipas_collector *c);

@@ -408,6 +408,9 @@ static bool flight_send(sipas_collector *c, struct flight *f)
 	if (zmq_send(c->worker, f->bytes, f->len, ZMQ_DONTWAIT) < 0)
 		return false;
 	f->attempts++;
+	f->force = false;
+	f->ahead = (uint64_t)c->nnormal + c->nspooled;
+	f->acks_at_send = c->acks_seen;
 	if (c->no_worker_logged) {
 		sipas_log(SIPAS_LOG_NOTICE, "COL-WORKER-OK",
 		          "a worker takes responses again");
@@ -508,6 +511,24 @@ static void flight_give_up(sipas_collector *c, struct flight *f)
 	slot_resolved(c, r);
 }
 
+/*
+ * Is f most likely still waiting in a live worker's queue? Workers answer
+ * in the order they receive, so while they keep answering (an answer within
+ * the last --resend-ms) and have not yet answered as many responses as were
+ * out when f was sent, f is queued behind those. Re-sending it then only
+ * queues a second copy behind the first: under overload every response
+ * would be committed (and counted as a duplicate) several times, the queue
+ * would grow with copies, and responses would reach --give-up-ms
+ * unanswered. A lost connection (force) or silent workers re-send at once.
+ */
+static bool still_queued(const sipas_collector *c, const struct flight *f,
+                         int64_t now)
+{
+	return !f->force && c->nup > 0 &&
+	       now - c->last_ack_ms < c->o.resend_ms &&
+	       c->acks_seen - f->acks_at_send < f->ahead;
+}
+
 /* Flights whose re-send time has come. */
 void sipas_collector_due(sipas_collector *c, int64_t now)
 {
@@ -525,6 +546,10 @@ void sipas_collector_due(sipas_collector *c, int64_t now)
 			flight_give_up(c, f);
 			continue;
 		}
+		if (still_queued(c, f, now)) {
+			due_append(c, f, now);
+			continue;
+		}
 		if (flight_send(c, f)) {
 			c->n.resent++;
 			due_append(c, f, now);
@@ -536,12 +561,15 @@ void sipas_collector_due(sipas_collector *c, int64_t now)
 	}
 }
 
-/* Every flight due now (a worker connection went down). */
+/* Every flight due now, re-sent even if probably still queued (a worker
+ * connection went down, or came up after none). */
 void sipas_collector_all_due(sipas_collector *c, int64_t now)
 {
-	for (struct flight *f = c->due_head; f != NULL; f = f->next)
+	for (struct flight *f = c->due_head; f != NULL; f = f->next) {
+		f->force = true;
 		if (f->due_ms > now)
 			f->due_ms = now;
+	}
 }
 
 /* ---- client messages ---- */
@@ -693,6 +721,9 @@ void sipas_collector_ack(sipas_collector *c, const void *head, size_t hlen,
 
 	if (sipas_relay_decode(head, hlen, &h) != SIPAS_OK)
 		return sipas_collector_bad_ack(c, "bad relay header");
+	/* Any answer, even a late one, shows the workers are moving. */
+	c->acks_seen++;
+	c->last_ack_ms = sipas_now_ms();
 	if ((f = flight_find(c, h.token)) == NULL) {
 		c->n.stale_acks++; /* answered already, or given up */
 		return;

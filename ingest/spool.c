@@ -901,6 +901,26 @@ static sipas_err open_segments(sipas_spool *sp, sipas_diag *diag)
 	return rv;
 }
 
+/*
+ * fsync the folder that holds the spool folder, so that the spool folder's
+ * own entry survives a power cut: a segment's fsync of the spool folder
+ * makes the entries inside it durable, not the folder's name in its
+ * parent. Done at every open, not only after mkdir, in case an earlier run
+ * crashed between its mkdir and this fsync.
+ */
+static sipas_err sync_parent(sipas_spool *sp, sipas_diag *diag)
+{
+	int fd = openat(sp->dirfd, "..", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int err = 0;
+
+	if (fd < 0 || fsync(fd) != 0)
+		err = errno;
+	if (fd >= 0)
+		close(fd);
+	return err != 0 ? io_fail(diag, sp, "fsync of its parent folder", err)
+	                : SIPAS_OK;
+}
+
 sipas_err sipas_spool_open(sipas_spool **out, const char *dir,
                            const sipas_spool_opts *opts, sipas_diag *diag)
 {
@@ -933,6 +953,9 @@ sipas_err sipas_spool_open(sipas_spool **out, const char *dir,
 		rv = io_fail(diag, sp, "open", errno);
 		goto fail;
 	}
+	rv = sync_parent(sp, diag);
+	if (rv != SIPAS_OK)
+		goto fail;
 	sp->lockfd =
 	    openat(sp->dirfd, "lock", O_RDWR | O_CREAT | O_CLOEXEC, 0640);
 	if (sp->lockfd < 0) {
