@@ -21,6 +21,9 @@ static const sipas_option options[] = {
 	 "initial LMDB map size in MiB (grown when full)"},
 	{"rcvhwm", 0, SIPAS_OPT_INT, "N", "20000", 100, 1000000,
 	 "ZeroMQ high-water mark (messages queued per socket)"},
+	{"reader-check-s", 0, SIPAS_OPT_INT, "S", "10", 0, 86400,
+	 "free reader slots left by dead processes every S seconds "
+	 "(0: at start and on a full map only)"},
 	{"log-level", 0, SIPAS_OPT_STRING, "LEVEL", "info", 0, 0,
 	 "err, warning, notice, info or debug"},
 };
@@ -67,6 +70,7 @@ int main(int argc, char **argv)
 	o.batch_max = (size_t)sipas_config_int(cfg, "batch-max");
 	o.map_size = (size_t)sipas_config_int(cfg, "map-size") << 20;
 	o.rcvhwm = (int)sipas_config_int(cfg, "rcvhwm");
+	o.reader_check_s = (int)sipas_config_int(cfg, "reader-check-s");
 
 	sipas_daemon_signals();
 	if (sipas_worker_new(&w, &o, &diag) != SIPAS_OK) {

@@ -16,6 +16,8 @@ typedef struct sipas_worker_opts {
 	size_t batch_max;       /* responses per commit at most */
 	size_t map_size;        /* initial LMDB map size, bytes (0: default) */
 	int rcvhwm;             /* ZeroMQ receive high-water mark */
+	int reader_check_s;     /* free dead readers' slots every N s (0: at
+				 * open and on a full map only) */
 } sipas_worker_opts;
 
 typedef struct sipas_worker sipas_worker;

@@ -26,6 +26,13 @@
 
 #define IDENTITY_MAX 256
 #define BUSY_RETRY_MS 200
+#define REOPEN_RETRY_MS 1000     /* between attempts to reopen the store */
+#define MAP_WARN_REPEAT_MS 600000  /* WRK-MAP-80 again while above 80 % */
+#define LOG_EVERY_MS 5000        /* one line per kind of store failure */
+
+/* Store failures repeat at every batch while a disk is full or failing:
+ * each kind is logged at most once per LOG_EVERY_MS, with running totals. */
+enum { LOG_COMMIT, LOG_BATCH, LOG_REOPEN, LOG_REOPEN_FAIL, LOG_KINDS };
 
 /* An ack owed to a collector once the open batch is committed. */
 struct owed {
@@ -38,8 +45,11 @@ struct owed {
 
 struct sipas_worker {
 	sipas_worker_opts o;
-	sipas_store *store;
-	sipas_batch *batch;
+	sipas_store_opts so;       /* map size follows the grown map */
+	sipas_store *store;        /* NULL while a reopen is pending */
+	sipas_batch *batch;        /* NULL with store */
+	bool broken;               /* the environment must be reopened */
+	int64_t last_reopen;       /* last failed reopen attempt */
 	void *zctx, *sock;
 	sipas_response *resp;
 	sipas_checked checked;
@@ -48,9 +58,12 @@ struct sipas_worker {
 	sipas_buf out;
 	struct {
 		uint64_t received, accepted, duplicate, rejected, busy,
-			quarantined, bad_peer, commits, unroutable;
+			quarantined, bad_peer, commits, unroutable, reopens,
+			readers_freed, store_failures;
 	} n;
-	int64_t last_usage_check;
+	int64_t log_at[LOG_KINDS];
+	int64_t map_warned;        /* last WRK-MAP-80 (0: below 80 %) */
+	int64_t last_reader_check;
 };
 
 void sipas_worker_free(sipas_worker **wp)
@@ -76,20 +89,22 @@ void sipas_worker_free(sipas_worker **wp)
 sipas_err sipas_worker_new(sipas_worker **out, const sipas_worker_opts *o,
 			   sipas_diag *diag)
 {
-	sipas_store_opts so = {.map_size = o->map_size};
 	sipas_worker *w = sipas_xcalloc(1, sizeof *w);
 	int one = 1, linger = 2000, hwm = o->rcvhwm;
 	sipas_err rv;
 
 	*out = NULL;
 	w->o = *o;
+	w->so.map_size = o->map_size;
 	w->resp = sipas_xmalloc(sizeof *w->resp);
 	w->owed = sipas_xcalloc(o->batch_max, sizeof *w->owed);
 	sipas_buf_init(&w->out, 4096);
-	rv = sipas_store_open(&w->store, o->store_dir, &so, diag);
+	rv = sipas_store_open(&w->store, o->store_dir, &w->so, diag);
 	if (rv != SIPAS_OK)
 		goto out;
 	w->batch = sipas_batch_new(w->store);
+	/* The open freed the slots of dead readers. */
+	w->last_reader_check = sipas_now_ms();
 	w->zctx = zmq_ctx_new();
 	w->sock = w->zctx ? zmq_socket(w->zctx, ZMQ_ROUTER) : NULL;
 	if (w->sock == NULL ||
@@ -145,6 +160,141 @@ static void count_ack(sipas_worker *w, const sipas_ack *a)
 	}
 }
 
+static bool log_due(sipas_worker *w, int kind)
+{
+	int64_t now = sipas_now_ms();
+
+	if (w->log_at[kind] != 0 && now - w->log_at[kind] < LOG_EVERY_MS)
+		return false;
+	w->log_at[kind] = now;
+	return true;
+}
+
+/* Free the reader slots of processes that died inside a read transaction
+ * (a killed sipas-snapshot): such a slot pins every page freed since its
+ * snapshot, so the file grows with each commit until the slot is freed. */
+static void check_readers(sipas_worker *w)
+{
+	sipas_diag diag = {{0}};
+	int cleared = 0;
+
+	w->last_reader_check = sipas_now_ms();
+	if (w->store == NULL)
+		return;
+	if (sipas_store_reader_check(w->store, &cleared, &diag) != SIPAS_OK) {
+		sipas_log(SIPAS_LOG_ERR, "WRK-READERS-FAIL", "%s", diag.msg);
+		return;
+	}
+	if (cleared > 0) {
+		w->n.readers_freed += (uint64_t)cleared;
+		sipas_log(SIPAS_LOG_NOTICE, "WRK-READERS",
+			  "freed %d reader slot(s) left by dead processes",
+			  cleared);
+	}
+}
+
+/*
+ * A write to the store failed and the batch was aborted (no transaction of
+ * this process is open). A full map is grown in place: LMDB reports it
+ * before writing anything, and stale readers may be what filled it. Any
+ * other failure (ENOSPC, EIO, MDB_PANIC, ...) marks the environment for a
+ * reopen before the next batch:
+ *   - a failed meta-page write sets MDB_FATAL_ERROR on the environment and
+ *     every later transaction fails with MDB_PANIC until it is reopened;
+ *   - after a failed write or fsync the kernel may have dropped the dirty
+ *     pages (and cleared the error), so neither the page cache nor LMDB's
+ *     in-memory state (free list, last page) can be trusted to match the
+ *     disk. Reopening re-reads the last meta page that reached the disk,
+ *     which names only pages whose fsync succeeded.
+ * The failed batch is never retried here: it was answered `busy`, nothing
+ * of it is treated as stored, and its clients send it again.
+ */
+static void store_failed(sipas_worker *w, sipas_err rv)
+{
+	sipas_diag diag = {{0}};
+	size_t used;
+
+	if (rv != SIPAS_E_MAP_FULL) {
+		w->broken = true;
+		return;
+	}
+	check_readers(w);
+	if (sipas_store_grow(w->store, &diag) != SIPAS_OK) {
+		sipas_log(SIPAS_LOG_ERR, "WRK-MAP-FULL", "%s", diag.msg);
+		return;
+	}
+	sipas_store_usage(w->store, &w->so.map_size, &used);
+	w->map_warned = 0;
+	sipas_log(SIPAS_LOG_NOTICE, "WRK-MAP-GROWN", "LMDB map doubled to %zu MiB",
+		  w->so.map_size >> 20);
+}
+
+/* Close a broken environment and open it again (at most once per
+ * REOPEN_RETRY_MS while opening fails). Until it is open, every response
+ * is answered busy. */
+static void reopen_store(sipas_worker *w)
+{
+	sipas_diag diag = {{0}};
+	int64_t now = sipas_now_ms();
+
+	if (w->store != NULL) {
+		sipas_batch_free(&w->batch);
+		sipas_store_close(&w->store);
+		w->last_reopen = 0;
+	}
+	if (now - w->last_reopen < REOPEN_RETRY_MS)
+		return;
+	if (sipas_store_open(&w->store, w->o.store_dir, &w->so, &diag) !=
+	    SIPAS_OK) {
+		w->last_reopen = now;
+		if (log_due(w, LOG_REOPEN_FAIL))
+			sipas_log(SIPAS_LOG_ERR, "WRK-STORE-REOPEN-FAIL",
+				  "%s; retrying every %d ms", diag.msg,
+				  REOPEN_RETRY_MS);
+		return;
+	}
+	w->batch = sipas_batch_new(w->store);
+	w->broken = false;
+	w->n.reopens++;
+	w->last_reader_check = now;
+	if (log_due(w, LOG_REOPEN))
+		sipas_log(SIPAS_LOG_NOTICE, "WRK-STORE-REOPENED",
+			  "store reopened after a failed write (%llu reopens "
+			  "so far)", (unsigned long long)w->n.reopens);
+}
+
+/* Warn when the map is over 80 % used: at once, then every
+ * MAP_WARN_REPEAT_MS while it stays there. Cheap (reads the meta page),
+ * so it runs after every commit. */
+static void check_usage(sipas_worker *w)
+{
+	size_t map, used;
+	int64_t now = sipas_now_ms();
+
+	if (w->store == NULL)
+		return;
+	sipas_store_usage(w->store, &map, &used);
+	if (used <= map / 10 * 8) {
+		w->map_warned = 0;
+		return;
+	}
+	if (w->map_warned != 0 && now - w->map_warned < MAP_WARN_REPEAT_MS)
+		return;
+	w->map_warned = now;
+	sipas_log(SIPAS_LOG_WARNING, "WRK-MAP-80",
+		  "LMDB map %zu%% used (%zu of %zu MiB); it is grown when full",
+		  used * 100 / map, used >> 20, map >> 20);
+}
+
+static void set_busy(sipas_ack *a, const char *detail)
+{
+	a->status = SIPAS_BUSY;
+	a->code = SIPAS_E_BUSY;
+	a->retry_ms = BUSY_RETRY_MS;
+	a->field[0] = '\0';
+	snprintf(a->detail, sizeof a->detail, "%s", detail);
+}
+
 /* Commit the open batch and answer everything owed: the outcomes when the
  * commit returned, `busy` when it failed (nothing was stored). */
 static void flush(sipas_worker *w)
@@ -152,34 +302,32 @@ static void flush(sipas_worker *w)
 	sipas_diag diag = {{0}};
 	sipas_err rv = SIPAS_OK;
 
-	if (sipas_batch_is_open(w->batch)) {
+	if (w->batch != NULL && sipas_batch_is_open(w->batch)) {
 		rv = sipas_batch_commit(w->batch, &diag);
 		w->n.commits++;
 	}
 	if (rv != SIPAS_OK) {
-		sipas_log(SIPAS_LOG_ERR, "WRK-COMMIT-FAIL",
-			  "commit of %zu responses failed, answered busy: %s",
-			  w->nowed, diag.msg);
-		if (rv == SIPAS_E_MAP_FULL) {
-			if (sipas_store_grow(w->store, &diag) == SIPAS_OK)
-				sipas_log(SIPAS_LOG_NOTICE, "WRK-MAP-GROWN",
-					  "LMDB map doubled");
-			else
-				sipas_log(SIPAS_LOG_ERR, "WRK-MAP-FULL", "%s",
-					  diag.msg);
-		}
+		w->n.store_failures++;
+		if (log_due(w, LOG_COMMIT))
+			sipas_log(SIPAS_LOG_ERR, "WRK-COMMIT-FAIL",
+				  "commit of %zu responses failed, answered "
+				  "busy: %s (%llu store failures so far)",
+				  w->nowed, diag.msg,
+				  (unsigned long long)w->n.store_failures);
+		store_failed(w, rv);
+	} else {
+		check_usage(w);
 	}
 	for (size_t i = 0; i < w->nowed; i++) {
 		struct owed *o = &w->owed[i];
 
-		if (rv != SIPAS_OK && o->ack.status != SIPAS_REJECTED) {
-			o->ack.status = SIPAS_BUSY;
-			o->ack.code = SIPAS_E_BUSY;
-			o->ack.retry_ms = BUSY_RETRY_MS;
-			o->ack.field[0] = '\0';
-			snprintf(o->ack.detail, sizeof o->ack.detail,
-				 "The store could not commit; nothing was stored.");
-		}
+		/* Every owed answer depended on the commit, a quarantined
+		 * `rejected` too: the spooling collector drops what it was
+		 * answered, so the refusal must not be final until the
+		 * quarantine entry is stored. */
+		if (rv != SIPAS_OK)
+			set_busy(&o->ack, "The store could not commit; nothing "
+				 "was stored.");
 		count_ack(w, &o->ack);
 		send_ack(w, o);
 	}
@@ -187,20 +335,18 @@ static void flush(sipas_worker *w)
 }
 
 /* Everything since begin is gone: what was owed becomes busy. */
-static void lose_batch(sipas_worker *w, const char *why)
+static void lose_batch(sipas_worker *w, sipas_err rv, const char *why)
 {
-	sipas_log(SIPAS_LOG_ERR, "WRK-BATCH-FAIL", "%s", why);
+	w->n.store_failures++;
+	if (log_due(w, LOG_BATCH))
+		sipas_log(SIPAS_LOG_ERR, "WRK-BATCH-FAIL",
+			  "%s (%llu store failures so far)", why,
+			  (unsigned long long)w->n.store_failures);
 	sipas_batch_abort(w->batch);
-	for (size_t i = 0; i < w->nowed; i++) {
-		sipas_ack *a = &w->owed[i].ack;
-
-		a->status = SIPAS_BUSY;
-		a->code = SIPAS_E_BUSY;
-		a->retry_ms = BUSY_RETRY_MS;
-		a->field[0] = '\0';
-		snprintf(a->detail, sizeof a->detail,
+	for (size_t i = 0; i < w->nowed; i++)
+		set_busy(&w->owed[i].ack,
 			 "The store could not write; nothing was stored.");
-	}
+	store_failed(w, rv);
 }
 
 static void set_ack(sipas_ack *a, const char *id, sipas_status st,
@@ -214,6 +360,14 @@ static void set_ack(sipas_ack *a, const char *id, sipas_status st,
 		snprintf(a->detail, sizeof a->detail,
 			 "Response %s was already accepted with other content.",
 			 id);
+}
+
+/* `busy` for response `id`, which was not stored. */
+static void answer_busy(sipas_ack *a, const char *id)
+{
+	memset(a, 0, sizeof *a);
+	snprintf(a->id, sizeof a->id, "%s", id);
+	set_busy(a, "The store could not write; nothing was stored.");
 }
 
 /* Decide one response; the ack goes into o (sent now or after commit). */
@@ -235,14 +389,18 @@ static bool handle(sipas_worker *w, const sipas_relay *rl, const void *raw,
 		sipas_ack_from_fault(&o->ack, &fault);
 		return false;
 	}
+	if (w->batch == NULL || w->broken) {
+		/* The store is waiting to be reopened. */
+		answer_busy(&o->ack, r->id);
+		return false;
+	}
 	rv = sipas_batch_begin(w->batch, &diag);
 	if (rv == SIPAS_OK)
 		rv = sipas_batch_definition(w->batch, r->campaign, &def, NULL,
 					    &diag);
 	if (rv != SIPAS_OK) {
-		lose_batch(w, diag.msg);
-		sipas_ack_from_fault(&o->ack, &(sipas_fault){.code = SIPAS_E_BUSY});
-		o->ack.retry_ms = BUSY_RETRY_MS;
+		lose_batch(w, rv, diag.msg);
+		answer_busy(&o->ack, r->id);
 		return false;
 	}
 	if (def == NULL) {
@@ -273,9 +431,8 @@ static bool handle(sipas_worker *w, const sipas_relay *rl, const void *raw,
 				     &from, &oc, &diag);
 	}
 	if (rv != SIPAS_OK) {
-		lose_batch(w, diag.msg);
-		sipas_ack_from_fault(&o->ack, &(sipas_fault){.code = SIPAS_E_BUSY});
-		o->ack.retry_ms = BUSY_RETRY_MS;
+		lose_batch(w, rv, diag.msg);
+		answer_busy(&o->ack, r->id);
 		return false;
 	}
 	set_ack(&o->ack, r->id, oc.status, oc.code);
@@ -318,21 +475,6 @@ out:
 	return true;
 }
 
-static void check_usage(sipas_worker *w)
-{
-	size_t map, used;
-	int64_t now = sipas_now_ms();
-
-	if (now - w->last_usage_check < 10000)
-		return;
-	w->last_usage_check = now;
-	sipas_store_usage(w->store, &map, &used);
-	if (used > map / 10 * 8)
-		sipas_log(SIPAS_LOG_WARNING, "WRK-MAP-80",
-			  "LMDB map %zu%% used (%zu of %zu MiB)",
-			  used * 100 / map, used >> 20, map >> 20);
-}
-
 sipas_err sipas_worker_run(sipas_worker *w)
 {
 	zmq_pollitem_t item = {w->sock, 0, ZMQ_POLLIN, 0};
@@ -353,16 +495,22 @@ sipas_err sipas_worker_run(sipas_worker *w)
 			break;
 		while (w->nowed < w->o.batch_max && receive_one(w))
 			;
-		if (w->nowed > 0 || sipas_batch_is_open(w->batch))
+		if (w->nowed > 0 ||
+		    (w->batch != NULL && sipas_batch_is_open(w->batch)))
 			flush(w);
-		check_usage(w);
+		if (w->broken)
+			reopen_store(w);
+		if (w->o.reader_check_s > 0 &&
+		    sipas_now_ms() - w->last_reader_check >=
+			    (int64_t)w->o.reader_check_s * 1000)
+			check_readers(w);
 	}
 	/* Stop taking work; answer what is owed. */
 	flush(w);
 	sipas_log(SIPAS_LOG_NOTICE, "WRK-STOP",
 		  "received %llu, accepted %llu, duplicate %llu, rejected %llu "
 		  "(quarantined %llu), busy %llu, commits %llu, unroutable %llu, "
-		  "bad peers %llu",
+		  "bad peers %llu, store reopens %llu, reader slots freed %llu",
 		  (unsigned long long)w->n.received,
 		  (unsigned long long)w->n.accepted,
 		  (unsigned long long)w->n.duplicate,
@@ -371,6 +519,8 @@ sipas_err sipas_worker_run(sipas_worker *w)
 		  (unsigned long long)w->n.busy,
 		  (unsigned long long)w->n.commits,
 		  (unsigned long long)w->n.unroutable,
-		  (unsigned long long)w->n.bad_peer);
+		  (unsigned long long)w->n.bad_peer,
+		  (unsigned long long)w->n.reopens,
+		  (unsigned long long)w->n.readers_freed);
 	return SIPAS_OK;
 }

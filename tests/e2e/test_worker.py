@@ -217,6 +217,32 @@ def full_map_answers_busy_grows_and_loses_nothing(env):
 
 
 @test
+def map_80_percent_is_warned_before_it_is_full(env):
+    """WRK-MAP-80 comes with the first commit that takes the 1 MiB map past
+    80 % (data.mdb holds exactly the pages in use), before any `busy`."""
+    env.define(SONLA)
+    env.worker("--map-size", "1")
+    hop = Hop(env)
+    d = load_definition(SONLA)
+    data = os.path.join(env.store, "data.mdb")
+    limit = (1 << 20) // 10 * 8
+    for base in range(0, 10000, 100):
+        for i in range(base, base + 100):
+            hop.send(response(d, i))
+        statuses = {hop.recv()[1]["status"] for _ in range(100)}
+        assert statuses == {"accepted"}, "the map filled before a warning"
+        size = os.path.getsize(data)
+        if "WRK-MAP-80" in env.log_of("sipas-worker"):
+            assert size > limit, "warned at %d bytes" % size
+            break
+        assert size <= limit, "%d bytes in use and no warning" % size
+    else:
+        raise AssertionError("the map never reached 80 %")
+    log = env.log_of("sipas-worker")
+    assert log.count("WRK-MAP-80") == 1, log
+
+
+@test
 def sigterm_exits_zero_quickly(env):
     env.define(SONLA)
     w = env.worker()
