@@ -5,16 +5,23 @@
  *   sipas-admin check FILE                    check FILE only
  *   sipas-admin [--store DIR] campaigns       list campaigns and revisions
  *   sipas-admin [--store DIR] show [CAMPAIGN] summary of a stored definition
+ *   sipas-admin [--store DIR] quarantine list|replay
+ *   sipas-admin [--store DIR] verify [CAMPAIGN] recompute counters, compare
+ *   sipas-admin [--store DIR] backup DEST     compacted consistent copy
  *
  * Exit status: 0 success, 1 usage or input error (including an invalid
- * definition), 2 store error.
+ * definition, a backup folder that is not empty, and any difference found
+ * by verify), 2 store error.
  */
+#include <errno.h>
 #include <getopt.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
+#include "sipas_backup.h"
 #include "sipas_batch.h"
 #include "sipas_buf.h"
 #include "sipas_oom.h"
@@ -25,6 +32,7 @@
 #include "sipas_limits.h"
 #include "sipas_store.h"
 #include "sipas_time.h"
+#include "sipas_verify.h"
 
 #define EXIT_INPUT 1
 #define EXIT_STORE 2
@@ -49,6 +57,10 @@ static void usage(FILE *f)
 		"  quarantine list    list responses refused after a collector accepted them\n"
 		"  quarantine replay  re-validate them against the current definitions and\n"
 		"                     count, once, those that pass now\n"
+		"  verify [CAMPAIGN]  recompute every counter from the stored responses and\n"
+		"                     print each difference (exit 1 when there is one)\n"
+		"  backup DEST        write a consistent, compacted copy of the store into\n"
+		"                     DEST, a new or empty folder; daemons may keep running\n"
 		"\n"
 		"Options:\n"
 		"  -s, --store DIR    store folder (default $SIPAS_HOME/sipas-store,\n"
@@ -57,7 +69,8 @@ static void usage(FILE *f)
 		"  -h, --help         show this help and exit\n"
 		"  -V, --version      show the version and exit\n"
 		"\n"
-		"Exit status: 0 success, 1 usage or input error, 2 store error.\n",
+		"Exit status: 0 success, 1 usage or input error (or a difference found by\n"
+		"verify), 2 store error.\n",
 		SIPAS_STORE_MAP_DEFAULT >> 20);
 }
 
@@ -94,6 +107,20 @@ static int open_store(const struct admin *a, sipas_store **s)
 	if (rv != SIPAS_OK)
 		return fail(EXIT_STORE, "%s", diag.msg);
 	return 0;
+}
+
+/* Open a store that must already exist: verify and backup of a mistyped
+ * folder must not create an empty store and report on it. */
+static int open_existing(const struct admin *a, sipas_store **s)
+{
+	char path[4200];
+	struct stat st;
+
+	snprintf(path, sizeof path, "%s/data.mdb", a->store_dir);
+	if (stat(path, &st) != 0)
+		return fail(EXIT_STORE, "%s: no store here (%s)", a->store_dir,
+			    strerror(errno));
+	return open_store(a, s);
 }
 
 static int cmd_check(const char *path, sipas_def **out, sipas_buf *json)
@@ -325,6 +352,82 @@ out:
 	return status;
 }
 
+static void print_difference(const sipas_verify_diff *d, void *ctx)
+{
+	(void)ctx;
+	printf("%s\n", d->line);
+}
+
+static int cmd_verify(const struct admin *a, const char *campaign)
+{
+	sipas_store *s = NULL;
+	sipas_verify_totals t;
+	sipas_diag diag = {{0}};
+	sipas_err rv;
+	int status = open_existing(a, &s);
+
+	if (status != 0)
+		return status;
+	rv = sipas_verify_store(s, campaign, print_difference, NULL, &t, &diag);
+	if (rv != SIPAS_OK) {
+		status = fail(rv == SIPAS_E_NOT_FOUND ? EXIT_INPUT : EXIT_STORE,
+			      "%s", diag.msg);
+		goto out;
+	}
+	printf("verified %llu responses, %llu counter records, %llu campaign "
+	       "statistics, %llu seen records, %llu quarantined as of "
+	       "transaction %llu: ",
+	       (unsigned long long)t.responses, (unsigned long long)t.counters,
+	       (unsigned long long)t.campaigns, (unsigned long long)t.seen,
+	       (unsigned long long)t.quarantined, (unsigned long long)t.txnid);
+	if (t.differences == 0)
+		printf("no difference\n");
+	else
+		printf("%llu difference%s\n", (unsigned long long)t.differences,
+		       t.differences == 1 ? "" : "s");
+	status = t.differences == 0 ? 0 : EXIT_INPUT;
+out:
+	sipas_store_close(&s);
+	return status;
+}
+
+static int cmd_backup(const struct admin *a, const char *dest)
+{
+	sipas_store *s = NULL;
+	sipas_backup_info info;
+	sipas_diag diag = {{0}};
+	sipas_err rv;
+	int status = open_existing(a, &s);
+
+	if (status != 0)
+		return status;
+	rv = sipas_backup_write(s, dest, &info, &diag);
+	if (rv != SIPAS_OK) {
+		status = fail(rv == SIPAS_E_USAGE ? EXIT_INPUT : EXIT_STORE, "%s",
+			      diag.msg);
+		goto out;
+	}
+	printf("backup %s/data.mdb: %llu bytes (%.1f MiB), %llu responses "
+	       "(last %llu), %llu quarantined, %llu campaign%s, ",
+	       dest, (unsigned long long)info.bytes,
+	       (double)info.bytes / (1 << 20),
+	       (unsigned long long)info.responses,
+	       (unsigned long long)info.last_response,
+	       (unsigned long long)info.quarantined,
+	       (unsigned long long)info.campaigns,
+	       info.campaigns == 1 ? "" : "s");
+	if (info.txn_first == info.txn_last)
+		printf("as of transaction %llu\n",
+		       (unsigned long long)info.txn_first);
+	else
+		printf("as of a transaction in %llu..%llu (written during the "
+		       "copy)\n", (unsigned long long)info.txn_first,
+		       (unsigned long long)info.txn_last);
+out:
+	sipas_store_close(&s);
+	return status;
+}
+
 static int parse_map_size(const char *arg, size_t *out)
 {
 	char *end = NULL;
@@ -404,6 +507,10 @@ int main(int argc, char **argv)
 	if (strcmp(cmd, "quarantine") == 0 && nargs == 1 &&
 	    strcmp(argv[optind + 1], "replay") == 0)
 		return cmd_quarantine_replay(&a);
+	if (strcmp(cmd, "verify") == 0 && nargs <= 1)
+		return cmd_verify(&a, nargs == 1 ? argv[optind + 1] : NULL);
+	if (strcmp(cmd, "backup") == 0 && nargs == 1)
+		return cmd_backup(&a, argv[optind + 1]);
 	if (strcmp(cmd, "show") == 0 && nargs <= 1)
 		return cmd_show(&a, nargs == 1 ? argv[optind + 1] : NULL);
 	return fail(EXIT_INPUT,

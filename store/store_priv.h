@@ -8,6 +8,7 @@
 #include <lmdb.h>
 #include <stdint.h>
 
+#include "sipas_protocol.h"
 #include "sipas_store.h"
 
 enum { DB_META, DB_CAMPAIGNS, DB_DEFINITIONS, DB_RESPONSES, DB_SEEN,
@@ -98,5 +99,15 @@ sipas_err store_parse_entry(const MDB_val *key, const MDB_val *val,
 /* Statistics record: accepted, duplicates, conflicts, quarantined as
  * four varints. */
 #define STORE_STATS_MAX 40
+
+/* `seen` value: content hash (16), state (1), sequence (8, LE) of the
+ * response in `responses` (SEEN_COUNTED) or of its entry in `quarantine`
+ * (SEEN_QUARANTINED). */
+#define SEEN_LEN 25
+enum { SEEN_COUNTED = 1, SEEN_QUARANTINED = 2 };
+
+/* The content hash of r (hash.c): the same answers in another key order
+ * give the same hash. */
+void store_content_hash(const sipas_response *r, unsigned char out[16]);
 
 #endif

@@ -4,6 +4,7 @@
 # Every malformed definition in tests/data/defs/bad/ must exit 1 with one
 # line "FILE: PATH: PROBLEM" (the expected text after "FILE: " is in the
 # .expect file beside it) and leave the store byte for byte unchanged.
+# Then verify and backup: usage, exit statuses, a damaged store.
 set -u
 ADMIN=$1
 SRC=$2
@@ -92,6 +93,54 @@ done
 if [ "$n" -ge 10 ]; then ok; else bad "only $n malformed definitions"; fi
 after=$(md5sum <"$STORE/data.mdb")
 if [ "$before" = "$after" ]; then ok; else bad "store changed by bad files"; fi
+
+# verify: exit 0 when the records agree with the responses, 1 on any
+# difference (one line each, then the summary), 2 when there is no store.
+expect_status 1 "verify: too many arguments" -- "$ADMIN" --store "$STORE" verify a b
+expect_status 0 "verify" -- "$ADMIN" --store "$STORE" verify
+expect_out "^verified 0 responses, .* as of transaction [0-9]*: no difference$"
+expect_status 0 "verify one campaign" -- "$ADMIN" --store "$STORE" verify SL-2024
+expect_status 1 "verify unknown campaign" -- "$ADMIN" --store "$STORE" verify XX
+if grep -q "no campaign XX" "$TMP/err"; then ok; else bad "verify XX: $(cat "$TMP/err")"; fi
+expect_status 2 "verify: no store" -- "$ADMIN" --store "$TMP/nostore" verify
+if [ ! -e "$TMP/nostore" ]; then ok; else bad "verify created $TMP/nostore"; fi
+expect_status 2 "verify: store is a file" -- "$ADMIN" --store "$TMP/afile" verify
+
+# backup: DEST must be new or empty (exit 1 otherwise); the copy is a
+# store folder holding data.mdb alone, usable with --store.
+expect_status 1 "backup: no DEST" -- "$ADMIN" --store "$STORE" backup
+expect_status 1 "backup: two DESTs" -- "$ADMIN" --store "$STORE" backup "$TMP/b1" "$TMP/b2"
+expect_status 2 "backup: no store" -- "$ADMIN" --store "$TMP/nostore" backup "$TMP/b0"
+if [ ! -e "$TMP/b0" ]; then ok; else bad "backup of no store created $TMP/b0"; fi
+expect_status 0 "backup" -- "$ADMIN" --store "$STORE" backup "$TMP/backups/b1"
+expect_out "^backup $TMP/backups/b1/data.mdb: [0-9]* bytes (.* MiB), 0 responses (last 0), 0 quarantined, 2 campaigns, as of transaction [0-9]*$"
+if [ "$(ls -A "$TMP/backups/b1")" = "data.mdb" ]; then ok; else
+	bad "backup folder holds: $(ls -A "$TMP/backups/b1")"; fi
+expect_status 1 "backup: DEST not empty" -- "$ADMIN" --store "$STORE" backup "$TMP/backups/b1"
+if grep -q "not empty" "$TMP/err"; then ok; else bad "not empty: $(cat "$TMP/err")"; fi
+expect_status 1 "backup: DEST is a file" -- "$ADMIN" --store "$STORE" backup "$TMP/afile"
+if grep -q "not a folder" "$TMP/err"; then ok; else bad "not a folder: $(cat "$TMP/err")"; fi
+mkdir "$TMP/empty"
+expect_status 0 "backup into an empty folder" -- "$ADMIN" --store "$STORE" backup "$TMP/empty"
+expect_status 0 "campaigns of the backup" -- "$ADMIN" --store "$TMP/backups/b1" campaigns
+expect_out "^VN-2025 *revision 1-"
+expect_status 0 "verify the backup" -- "$ADMIN" --store "$TMP/backups/b1" verify
+
+# Damage the store behind its back (lmdb-utils): a counter record with no
+# response behind it, statistics that claim responses.
+if command -v mdb_load >/dev/null 2>&1; then
+	printf 'SL-2024\\00U1\\00f\nSC\\01\\02\\00\\00\nSL-2024\\00\\00\n\\05\\00\\00\\00\n' |
+		mdb_load -T -s counters "$STORE"
+	expect_status 1 "verify a damaged store" -- "$ADMIN" --store "$STORE" verify
+	expect_out "^stray-counter SL-2024/U1/f: stored 2 respondents, recomputed none$"
+	expect_out "^stats SL-2024 accepted: stored 5, recomputed 0$"
+	expect_out ": 2 differences$"
+	expect_status 0 "verify another campaign" -- "$ADMIN" --store "$STORE" verify VN-2025
+	# The backup taken before is untouched.
+	expect_status 0 "verify the backup again" -- "$ADMIN" --store "$TMP/backups/b1" verify
+else
+	echo "admin_cli: mdb_load not found (lmdb-utils): damaged-store cases skipped"
+fi
 
 echo "admin_cli: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]

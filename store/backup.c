@@ -1,0 +1,247 @@
+/*
+ * backup.c - a consistent, compacted copy of a store (see sipas_backup.h).
+ */
+#include "sipas_backup.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "store_priv.h"
+
+/* fsync a folder, so the names created in it survive a power cut. */
+static sipas_err sync_dir(const char *path, sipas_diag *diag)
+{
+	int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int err = 0;
+
+	if (fd < 0 || fsync(fd) != 0)
+		err = errno;
+	if (fd >= 0)
+		close(fd);
+	if (err != 0) {
+		sipas_diag_set(diag, "fsync %s: %s", path, strerror(err));
+		return SIPAS_E_IO;
+	}
+	return SIPAS_OK;
+}
+
+/* The folder holding `path` ("." when it names none). */
+static void parent_of(const char *path, char *out, size_t len)
+{
+	size_t n = strlen(path);
+
+	while (n > 1 && path[n - 1] == '/')
+		n--;
+	while (n > 0 && path[n - 1] != '/')
+		n--;
+	while (n > 1 && path[n - 1] == '/')
+		n--;
+	if (n == 0)
+		snprintf(out, len, ".");
+	else
+		snprintf(out, len, "%.*s", (int)n, path);
+}
+
+/*
+ * Make `dest` ready: created (with its parents, mode 0750) when missing,
+ * else it must be an empty folder. *created says whether it was made here
+ * (then its parent is fsync'd with it).
+ */
+static sipas_err prepare(const char *dest, bool *created, sipas_diag *diag)
+{
+	char path[4096];
+	struct stat st;
+	struct dirent *de;
+	DIR *d;
+	size_t n = strlen(dest);
+
+	*created = false;
+	if (n == 0 || n >= sizeof path - sizeof "/" SIPAS_BACKUP_PARTIAL) {
+		sipas_diag_set(diag, "backup folder name is empty or too long");
+		return SIPAS_E_USAGE;
+	}
+	if (stat(dest, &st) != 0) {
+		if (errno != ENOENT) {
+			sipas_diag_set(diag, "%s: %s", dest, strerror(errno));
+			return SIPAS_E_IO;
+		}
+		memcpy(path, dest, n + 1);
+		for (size_t i = 1; i <= n; i++) {
+			if (path[i] != '/' && path[i] != '\0')
+				continue;
+			path[i] = '\0';
+			if (mkdir(path, 0750) != 0 && errno != EEXIST) {
+				sipas_diag_set(diag, "%s: %s", path,
+					       strerror(errno));
+				return SIPAS_E_IO;
+			}
+			path[i] = i < n ? '/' : '\0';
+		}
+		*created = true;
+		return SIPAS_OK;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		sipas_diag_set(diag, "%s: exists and is not a folder; give a new "
+			       "or empty folder", dest);
+		return SIPAS_E_USAGE;
+	}
+	d = opendir(dest);
+	if (d == NULL) {
+		sipas_diag_set(diag, "%s: %s", dest, strerror(errno));
+		return SIPAS_E_IO;
+	}
+	while ((de = readdir(d)) != NULL) {
+		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+			continue;
+		/* Never mix a backup with other files, nor overwrite one. */
+		sipas_diag_set(diag, "%s: not empty (holds %.200s); give a new "
+			       "or empty folder", dest, de->d_name);
+		closedir(d);
+		return SIPAS_E_USAGE;
+	}
+	closedir(d);
+	return SIPAS_OK;
+}
+
+static uint64_t last_txnid(sipas_store *s)
+{
+	MDB_envinfo info;
+
+	mdb_env_info(s->env, &info);
+	return info.me_last_txnid;
+}
+
+/* Count what the copy holds, by opening it read-only without a lock file
+ * (no process knows this folder yet). Also proves the copy can be read. */
+static sipas_err inspect(const char *dest, sipas_backup_info *info,
+			 sipas_diag *diag)
+{
+	static const char *const names[] = {"responses", "quarantine",
+					    "campaigns"};
+	uint64_t n[3] = {0, 0, 0};
+	MDB_env *env = NULL;
+	MDB_txn *txn = NULL;
+	MDB_cursor *cur = NULL;
+	MDB_dbi dbi;
+	MDB_stat st;
+	MDB_val key, val;
+	int rc;
+
+	rc = mdb_env_create(&env);
+	if (rc == 0)
+		rc = mdb_env_set_maxdbs(env, DB_COUNT + 4);
+	if (rc == 0)
+		rc = mdb_env_open(env, dest, MDB_RDONLY | MDB_NOLOCK, 0640);
+	if (rc == 0)
+		rc = mdb_txn_begin(env, NULL, MDB_RDONLY, &txn);
+	for (int i = 0; rc == 0 && i < 3; i++) {
+		rc = mdb_dbi_open(txn, names[i], 0, &dbi);
+		if (rc == 0)
+			rc = mdb_stat(txn, dbi, &st);
+		if (rc == 0)
+			n[i] = st.ms_entries;
+		if (rc == 0 && i == 0 && st.ms_entries > 0) {
+			rc = mdb_cursor_open(txn, dbi, &cur);
+			if (rc == 0)
+				rc = mdb_cursor_get(cur, &key, &val, MDB_LAST);
+			if (rc == 0 && key.mv_size == 8)
+				info->last_response = store_get_be64(key.mv_data);
+			if (cur != NULL)
+				mdb_cursor_close(cur);
+		}
+	}
+	if (txn != NULL)
+		mdb_txn_abort(txn);
+	if (env != NULL)
+		mdb_env_close(env);
+	if (rc != 0) {
+		sipas_diag_set(diag, "%s: the copy cannot be read: %s", dest,
+			       mdb_strerror(rc));
+		return SIPAS_E_STORE;
+	}
+	info->responses = n[0];
+	info->quarantined = n[1];
+	info->campaigns = n[2];
+	return SIPAS_OK;
+}
+
+sipas_err sipas_backup_write(sipas_store *s, const char *dest,
+			     sipas_backup_info *out, sipas_diag *diag)
+{
+	char tmp[4096], final[4096], parent[4096];
+	sipas_backup_info info;
+	struct stat st;
+	bool created = false, renamed = false;
+	sipas_err rv;
+	int fd = -1, rc;
+
+	memset(&info, 0, sizeof info);
+	rv = prepare(dest, &created, diag);
+	if (rv != SIPAS_OK)
+		return rv;
+	snprintf(tmp, sizeof tmp, "%s/%s", dest, SIPAS_BACKUP_PARTIAL);
+	snprintf(final, sizeof final, "%s/data.mdb", dest);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
+	if (fd < 0) {
+		sipas_diag_set(diag, "%s: %s", tmp, strerror(errno));
+		rv = SIPAS_E_IO;
+		goto out;
+	}
+	/* The copy reads from its own read transaction, begun inside the
+	 * call: the last committed transaction before and after brackets
+	 * the state it holds. */
+	info.txn_first = last_txnid(s);
+	rc = mdb_env_copyfd2(s->env, fd, MDB_CP_COMPACT);
+	info.txn_last = last_txnid(s);
+	if (rc != 0) {
+		sipas_diag_set(diag, "copy to %s: %s", tmp, mdb_strerror(rc));
+		rv = SIPAS_E_STORE;
+		goto out;
+	}
+	/* Data first, then the name, then the folder holding the name: after
+	 * a crash data.mdb is either absent or whole. */
+	if (fsync(fd) != 0 || fstat(fd, &st) != 0) {
+		sipas_diag_set(diag, "fsync %s: %s", tmp, strerror(errno));
+		rv = SIPAS_E_IO;
+		goto out;
+	}
+	info.bytes = (uint64_t)st.st_size;
+	if (close(fd) != 0) {
+		fd = -1;
+		sipas_diag_set(diag, "close %s: %s", tmp, strerror(errno));
+		rv = SIPAS_E_IO;
+		goto out;
+	}
+	fd = -1;
+	if (rename(tmp, final) != 0) {
+		sipas_diag_set(diag, "rename %s: %s", tmp, strerror(errno));
+		rv = SIPAS_E_IO;
+		goto out;
+	}
+	renamed = true;
+	rv = sync_dir(dest, diag);
+	if (rv == SIPAS_OK && created) {
+		parent_of(dest, parent, sizeof parent);
+		rv = sync_dir(parent, diag);
+	}
+	if (rv == SIPAS_OK)
+		rv = inspect(dest, &info, diag);
+out:
+	if (fd >= 0)
+		close(fd);
+	if (rv != SIPAS_OK) {
+		/* Leave nothing that could be taken for a backup. */
+		unlink(renamed ? final : tmp);
+		if (created)
+			rmdir(dest);
+	}
+	if (out != NULL)
+		*out = info;
+	return rv;
+}
