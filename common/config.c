@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <ini.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -113,12 +114,81 @@ static bool assign(const sipas_option *o, struct value *v, const char *text,
 
 struct file_ctx {
 	sipas_config *c;
-	const char *path;
+	FILE *f;
+	unsigned line;     /* lines read so far: the line inih is parsing */
+	unsigned err_line; /* line of the first error noted here, or 0 */
+	int read_errno;    /* why reading the file failed, or 0 */
 	char err[512];
 };
 
-/* inih calls this once per "key = value"; returning 0 stops the parse and
- * makes ini_parse return the line number. */
+/* Note the first error met, with the line it is on. inih goes on parsing
+ * after an error and reports the line of the first one, so a later reason
+ * must not replace the first. */
+static void note(struct file_ctx *fc, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static void note(struct file_ctx *fc, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (fc->err_line != 0)
+		return;
+	fc->err_line = fc->line;
+	va_start(ap, fmt);
+	vsnprintf(fc->err, sizeof fc->err, fmt, ap);
+	va_end(ap);
+}
+
+/*
+ * inih's line reader. inih reads a line into a fixed buffer of `num`
+ * bytes and parses whatever did not fit as a line of its own, and it stops
+ * a line at a NUL byte: a long value would be cut short silently, and its
+ * tail could read as another `key = value`. So each line is read whole
+ * here; one that is too long, holds a NUL byte or opens a section (not
+ * used) is noted and handed to inih as a line it refuses, so that the
+ * error is reported on that line. Leading blanks are dropped: inih would
+ * take an indented line as a second value of the key above it, and
+ * `key = value` lines stand alone here.
+ */
+static char *read_line(char *str, int num, void *stream)
+{
+	struct file_ctx *fc = stream;
+	size_t n = 0, max = num > 2 ? (size_t)num - 2 : 0;
+	bool any = false, nul = false;
+	int ch;
+
+	while ((ch = getc(fc->f)) == ' ' || ch == '\t')
+		any = true;
+	for (; ch != EOF && ch != '\n'; ch = getc(fc->f)) {
+		nul |= ch == '\0';
+		if (n <= max) /* one byte past max tells it is too long */
+			str[n] = (char)ch;
+		n++;
+	}
+	if (ch == EOF && ferror(fc->f)) {
+		fc->read_errno = errno;
+		return NULL;
+	}
+	if (ch == EOF && n == 0 && !any)
+		return NULL;
+	fc->line++;
+	if (n > max || nul || (n > 0 && str[0] == '[')) {
+		if (n > max)
+			note(fc, "line longer than %zu bytes", max);
+		else if (nul)
+			note(fc, "a NUL byte in the line");
+		else
+			note(fc, "sections are not used");
+		n = 0;
+		str[n++] = '!'; /* neither a key, a comment nor a section */
+	}
+	str[n++] = '\n';
+	str[n] = '\0';
+	return str;
+}
+
+/* inih calls this once per "key = value"; returning 0 makes ini_parse
+ * report an error on this line. */
 static int on_key(void *user, const char *section, const char *name,
 		  const char *value)
 {
@@ -127,18 +197,17 @@ static int on_key(void *user, const char *section, const char *name,
 	int i;
 
 	if (section != NULL && section[0] != '\0') {
-		snprintf(fc->err, sizeof fc->err, "[%s]: sections are not used",
-			 section);
+		note(fc, "[%s]: sections are not used", section);
 		return 0;
 	}
-	i = find(fc->c->p, name);
+	i = name != NULL ? find(fc->c->p, name) : -1;
 	if (i < 0 || strcmp(name, "config") == 0) {
-		snprintf(fc->err, sizeof fc->err, "%s: unknown key", name);
+		note(fc, "%s: unknown key", name != NULL ? name : "");
 		return 0;
 	}
-	if (!assign(&fc->c->p->options[i], &fc->c->v[i], value, why,
-		    sizeof why)) {
-		snprintf(fc->err, sizeof fc->err, "%s: %s", name, why);
+	if (!assign(&fc->c->p->options[i], &fc->c->v[i],
+		    value != NULL ? value : "", why, sizeof why)) {
+		note(fc, "%s: %s", name, why);
 		return 0;
 	}
 	return 1;
@@ -146,17 +215,30 @@ static int on_key(void *user, const char *section, const char *name,
 
 static bool read_file(sipas_config *c, const char *path)
 {
-	struct file_ctx fc = {.c = c, .path = path};
-	int line = ini_parse(path, on_key, &fc);
+	struct file_ctx fc = {.c = c};
+	int line = -1, err;
 
+	fc.f = fopen(path, "r");
+	if (fc.f != NULL) {
+		/* The reader gets fc as its stream, so it can count lines. */
+		line = ini_parse_stream(read_line, &fc, on_key, &fc);
+		if (fc.read_errno != 0)
+			line = -1;
+		err = fc.read_errno;
+		fclose(fc.f);
+	} else {
+		err = errno;
+	}
 	if (line == 0)
 		return true;
 	if (line < 0)
 		fprintf(stderr, "%s: %s: cannot read: %s\n", c->p->name, path,
-			strerror(errno));
+			strerror(err));
 	else
 		fprintf(stderr, "%s: %s:%d: %s\n", c->p->name, path, line,
-			fc.err[0] ? fc.err : "not a key = value line");
+			(unsigned)line == fc.err_line
+				? fc.err
+				: "not a key = value line");
 	return false;
 }
 

@@ -93,7 +93,7 @@ struct sipas_input {
 
 	/* the current record: a JSON line, or CSV cells (each NUL-ended) */
 	char *rec;
-	size_t len;
+	size_t len, cap;
 
 	/* JSON */
 	json_t *doc;   /* the last line parsed; r's strings point in it */
@@ -216,6 +216,36 @@ static void response_reset(sipas_response *r)
 
 /* ---- the byte reader ---- */
 
+/* The most rec ever holds: a record of SIPAS_INPUT_MAX_LINE bytes and a
+ * NUL after each of its cells (or after the line). */
+#define REC_MAX (SIPAS_INPUT_MAX_LINE + SIPAS_INPUT_MAX_COLUMNS + 1)
+/* What rec holds at first: an ordinary record fits. */
+#define REC_START 4096
+
+/* Room in rec for `need` bytes: rec grows with the longest record read,
+ * so that a reader of short lines stays small. The callers never need
+ * more than REC_MAX (data bytes are counted against SIPAS_INPUT_MAX_LINE,
+ * cells against SIPAS_INPUT_MAX_COLUMNS). */
+static void rec_reserve(sipas_input *in, size_t need)
+{
+	size_t cap = in->cap;
+	char *grown;
+
+	if (need <= cap)
+		return;
+	if (need > REC_MAX)
+		abort(); /* a bug in the counting above */
+	while (cap < need)
+		cap *= 2;
+	if (cap > REC_MAX)
+		cap = REC_MAX;
+	grown = sipas_xmalloc(cap);
+	memcpy(grown, in->rec, in->len);
+	free(in->rec);
+	in->rec = grown;
+	in->cap = cap;
+}
+
 static sipas_err fill(sipas_input *in, sipas_diag *diag)
 {
 	ssize_t n;
@@ -278,6 +308,7 @@ static sipas_err read_line(sipas_input *in, bool *got, bool *overlong,
 		nl = memchr(p, '\n', in->end - in->pos);
 		n = nl != NULL ? (size_t)(nl - p) : in->end - in->pos;
 		if (!*overlong && n <= SIPAS_INPUT_MAX_LINE - in->len) {
+			rec_reserve(in, in->len + n + 1);
 			memcpy(in->rec + in->len, p, n);
 			in->len += n;
 		} else {
@@ -656,6 +687,51 @@ static sipas_err j_response(struct walk *w, const json_t *root)
 	return SIPAS_OK;
 }
 
+/* jansson's error text quotes the input near the error, invalid UTF-8
+ * and all: each byte that does not start a UTF-8 character becomes '?',
+ * so that the sentence an ack or a report line carries stays UTF-8. */
+static void scrub(char *s)
+{
+	size_t len = strlen(s), i = 0, n;
+
+	while (i < len) {
+		n = utf8_char((const unsigned char *)s + i, len - i);
+		if (n == 0) {
+			s[i++] = '?';
+			continue;
+		}
+		i += n;
+	}
+}
+
+/* Whether v nests containers deeper than `room` levels (v itself counts
+ * as one); the walk stops one level past the limit. */
+static bool too_deep(const json_t *v, int room)
+{
+	const char *key;
+	json_t *x;
+	size_t i;
+
+	if (!json_is_object(v) && !json_is_array(v))
+		return false;
+	if (room == 0)
+		return true;
+	if (json_is_object(v)) {
+		json_object_foreach((json_t *)v, key, x)
+		{
+			if (too_deep(x, room - 1))
+				return true;
+		}
+	} else {
+		json_array_foreach(v, i, x)
+		{
+			if (too_deep(x, room - 1))
+				return true;
+		}
+	}
+	return false;
+}
+
 /* The line in rec -> r, or a fault. */
 static sipas_err json_record(sipas_input *in, sipas_response *r, sipas_fault *f)
 {
@@ -702,6 +778,7 @@ static sipas_err json_record(sipas_input *in, sipas_response *r, sipas_fault *f)
 			                "The line is not valid UTF-8.");
 			return SIPAS_E_BAD_UTF8;
 		}
+		scrub(err.text);
 		sipas_fault_set(f, SIPAS_E_MALFORMED, NULL,
 		                "The line is not one JSON object: %s "
 		                "(column %d).",
@@ -711,6 +788,16 @@ static sipas_err json_record(sipas_input *in, sipas_response *r, sipas_fault *f)
 	if (!json_is_object(in->doc)) {
 		sipas_fault_set(f, SIPAS_E_MALFORMED, NULL,
 		                "The line is not one JSON object.");
+		return SIPAS_E_MALFORMED;
+	}
+	/* The codec refuses msgpack nested deeper than SIPAS_MAX_DEPTH as
+	 * malformed before it looks at any key: so does the reader, or a
+	 * deep value in the wrong place would get another answer here. */
+	if (too_deep(in->doc, SIPAS_MAX_DEPTH)) {
+		sipas_fault_set(f, SIPAS_E_MALFORMED, NULL,
+		                "The line nests maps and arrays deeper than "
+		                "%d levels.",
+		                SIPAS_MAX_DEPTH);
 		return SIPAS_E_MALFORMED;
 	}
 	rv = j_response(&w, in->doc);
@@ -739,10 +826,12 @@ struct cut {
 
 static void push(sipas_input *in, struct cut *c, char ch)
 {
-	if (in->len < SIPAS_INPUT_MAX_LINE)
+	if (in->len < SIPAS_INPUT_MAX_LINE) {
+		rec_reserve(in, in->len + 1);
 		in->rec[in->len++] = ch;
-	else
+	} else {
 		c->overlong = true;
+	}
 }
 
 /* End the current cell, which started at `start`. */
@@ -759,7 +848,8 @@ static void end_cell(sipas_input *in, struct cut *c, size_t start, bool quoted)
 	in->cell_off[in->ncells] = (uint32_t)start;
 	in->cell_len[in->ncells] = (uint32_t)(in->len - start);
 	in->ncells++;
-	/* rec has room for a NUL per cell past SIPAS_INPUT_MAX_LINE */
+	/* rec may hold a NUL per cell past SIPAS_INPUT_MAX_LINE */
+	rec_reserve(in, in->len + 1);
 	in->rec[in->len++] = '\0';
 	in->cell_quoted_last = quoted;
 }
@@ -1184,7 +1274,9 @@ static sipas_err cell_str(struct row *w, int k, size_t max,
 	return rv;
 }
 
-/* Unknown respondent.* / entry.* columns with a value. */
+/* Unknown respondent.* / entry.* columns with a value. A name that is
+ * not UTF-8 is a key the codec refuses as bad_utf8 before it looks it up:
+ * so is the column, and its bytes are never echoed in the fault. */
 static sipas_err csv_unknown(struct row *w, const char *prefix)
 {
 	sipas_input *in = w->in;
@@ -1193,9 +1285,20 @@ static sipas_err csv_unknown(struct row *w, const char *prefix)
 	for (uint32_t i = 0; i < in->ncols; i++) {
 		const struct column *col = &in->cols[i];
 
-		if (col->kind == C_UNKNOWN && in->cell_len[i] > 0 &&
-		    strncmp(col->name, prefix, plen) == 0)
-			return unknown_field(w->f, NULL, col->name, col->len);
+		if (col->kind != C_UNKNOWN || in->cell_len[i] == 0 ||
+		    strncmp(col->name, prefix, plen) != 0)
+			continue;
+		if (!sipas_utf8_valid(col->name, col->len)) {
+			char parent[16];
+
+			snprintf(parent, sizeof parent, "%.*s", (int)plen - 1,
+			         prefix);
+			sipas_fault_set(w->f, SIPAS_E_BAD_UTF8, parent,
+			                "A key of %s is not valid UTF-8.",
+			                parent);
+			return SIPAS_E_BAD_UTF8;
+		}
+		return unknown_field(w->f, NULL, col->name, col->len);
 	}
 	return SIPAS_OK;
 }
@@ -1337,9 +1440,8 @@ void sipas_input_new(sipas_input **out, FILE *f, const char *name,
 	in->o = *opts;
 	in->chunk = sipas_xmalloc(CHUNK);
 	in->lineno = 1;
-	/* a NUL after each cell may follow SIPAS_INPUT_MAX_LINE data bytes */
-	in->rec =
-	    sipas_xmalloc(SIPAS_INPUT_MAX_LINE + SIPAS_INPUT_MAX_COLUMNS + 1);
+	in->cap = REC_START;
+	in->rec = sipas_xmalloc(in->cap);
 	if (opts->format == SIPAS_INPUT_CSV) {
 		in->cols =
 		    sipas_xcalloc(SIPAS_INPUT_MAX_COLUMNS, sizeof *in->cols);

@@ -1,4 +1,5 @@
 /* test_config.c - one option table, command line over file over defaults. */
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -144,6 +145,147 @@ START_TEST(test_config_errors)
 }
 END_TEST
 
+/* Parse argv with stderr caught: returns go-on, the message in msg. */
+static bool parse_err(sipas_config **c, char **argv, char *msg, size_t cap)
+{
+	char path[4200];
+	int saved, fd, status = -1;
+	bool ok;
+	ssize_t n;
+
+	snprintf(path, sizeof path, "%s/stderr", dir);
+	fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+	ck_assert_int_ge(fd, 0);
+	fflush(stderr);
+	saved = dup(2);
+	ck_assert_int_ge(saved, 0);
+	ck_assert_int_ge(dup2(fd, 2), 0);
+	ok = parse(c, &status, argv);
+	fflush(stderr);
+	ck_assert_int_ge(dup2(saved, 2), 0);
+	close(saved);
+	n = pread(fd, msg, cap - 1, 0);
+	ck_assert_int_ge(n, 0);
+	msg[n] = '\0';
+	close(fd);
+	if (!ok)
+		ck_assert_int_eq(status, 1);
+	return ok;
+}
+
+/* The message names the line of the first error and that error: inih
+ * goes on after an error, and a later one must not replace its reason. */
+START_TEST(test_config_first_error_reason)
+{
+	static const struct {
+		const char *text, *want;
+	} cases[] = {
+		{"batch-max = 0\nfrob = 1\n",
+		 ":1: batch-max: 0 is outside 1..1000\n"},
+		{"just words\nbatch-max = 5\nfrob = 1\n",
+		 ":1: not a key = value line\n"},
+		{"store = x\nfrob = 1\nverbose = maybe\n",
+		 ":2: frob: unknown key\n"},
+	};
+	sipas_config *c = NULL;
+	char msg[1024];
+
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		char *argv[] = {"t", "-c", (char *)write_conf(cases[i].text),
+				NULL};
+		const char *tail;
+
+		ck_assert(!parse_err(&c, argv, msg, sizeof msg));
+		tail = strstr(msg, "t.conf:");
+		ck_assert_msg(tail != NULL, "%s", msg);
+		ck_assert_str_eq(tail + strlen("t.conf"), cases[i].want);
+		ck_assert_ptr_null(c);
+	}
+}
+END_TEST
+
+/* A line is taken whole or refused: never cut into a value and a second
+ * line (inih reads lines into a fixed buffer), never cut at a NUL byte. */
+START_TEST(test_config_line_whole)
+{
+	char text[1024], msg[1024], big[161];
+	sipas_config *c = NULL;
+
+	/* inih's buffer holds 199 bytes of a line: the tail of this one
+	 * would read as a line `bind = ...` of its own. */
+	snprintf(text, sizeof text, "store = /%0190dbind = tcp://x:1\n", 0);
+	{
+		char *argv[] = {"t", "-c", (char *)write_conf(text), NULL};
+
+		ck_assert(!parse_err(&c, argv, msg, sizeof msg));
+		ck_assert_msg(strstr(msg, "t.conf:1: line longer than ") != NULL,
+			      "%s", msg);
+	}
+	/* A long line that fits is a value like any other. */
+	memset(big, 'a', sizeof big - 1);
+	big[sizeof big - 1] = '\0';
+	snprintf(text, sizeof text, "store = /%s\n", big);
+	{
+		char *argv[] = {"t", "-c", (char *)write_conf(text), NULL};
+
+		ck_assert(parse_err(&c, argv, msg, sizeof msg));
+		ck_assert_str_eq(sipas_config_str(c, "store") + 1, big);
+		sipas_config_free(&c);
+	}
+	/* A NUL byte would cut the value short. */
+	{
+		static const char nul[] = "bind = x\nstore = /a\0/b\n";
+		FILE *f;
+		char *argv[] = {"t", "-c", (char *)write_conf(""), NULL};
+
+		f = fopen(argv[2], "w");
+		ck_assert_ptr_nonnull(f);
+		ck_assert_uint_eq(fwrite(nul, 1, sizeof nul - 1, f),
+				  sizeof nul - 1);
+		fclose(f);
+		ck_assert(!parse_err(&c, argv, msg, sizeof msg));
+		ck_assert_msg(strstr(msg, "t.conf:2: a NUL byte in the line\n"),
+			      "%s", msg);
+	}
+}
+END_TEST
+
+/* `[]` is a section too; an indented line is a key of its own, not a
+ * second value of the key above it; a folder is not a file. */
+START_TEST(test_config_lines_stand_alone)
+{
+	sipas_config *c = NULL;
+	char msg[1024];
+
+	{
+		char *argv[] = {"t", "-c", (char *)write_conf("[]\nstore = x\n"),
+				NULL};
+
+		ck_assert(!parse_err(&c, argv, msg, sizeof msg));
+		ck_assert_msg(strstr(msg, "t.conf:1: sections are not used"),
+			      "%s", msg);
+	}
+	{
+		char *argv[] = {"t", "-c",
+				(char *)write_conf("store = /a\n  bind = tcp://b:1\n"
+						   "\t# an indented comment\n"),
+				NULL};
+
+		ck_assert(parse_err(&c, argv, msg, sizeof msg));
+		ck_assert_str_eq(sipas_config_str(c, "store"), "/a");
+		ck_assert_str_eq(sipas_config_str(c, "bind"), "tcp://b:1");
+		sipas_config_free(&c);
+	}
+	{
+		char *argv[] = {"t", "-c", dir, NULL};
+
+		ck_assert(!parse_err(&c, argv, msg, sizeof msg));
+		ck_assert_msg(strstr(msg, ": cannot read: ") != NULL, "%s",
+			      msg);
+	}
+}
+END_TEST
+
 START_TEST(test_config_help_and_version)
 {
 	char *a1[] = {"t", "--help", NULL};
@@ -168,6 +310,9 @@ int main(void)
 	tcase_add_test(tc, test_config_defaults);
 	tcase_add_test(tc, test_config_file_then_command_line);
 	tcase_add_test(tc, test_config_errors);
+	tcase_add_test(tc, test_config_first_error_reason);
+	tcase_add_test(tc, test_config_line_whole);
+	tcase_add_test(tc, test_config_lines_stand_alone);
 	tcase_add_test(tc, test_config_help_and_version);
 	suite_add_tcase(s, tc);
 	return tu_run(s);

@@ -7,6 +7,7 @@
 #include "sipas_definition.h"
 #include "sipas_input.h"
 #include "sipas_protocol.h"
+#include "sipas_text.h"
 #include "testutil.h"
 
 /* 2024-03-01T00:00:00Z */
@@ -387,6 +388,65 @@ START_TEST(test_submit_input_json_many_codes)
 }
 END_TEST
 
+/* Nesting past SIPAS_MAX_DEPTH is malformed, as the codec finds it
+ * before it looks at any key: a deep value where a string belongs is not
+ * a bad_type here and a malformed there. */
+START_TEST(test_submit_input_json_deep)
+{
+	/* {"id":"r-1","comment": N arrays around 1}, as JSON and msgpack */
+	for (int depth = 6; depth <= 9; depth++) {
+		char text[256], wire[64];
+		size_t n = 0, w = 0;
+		struct rd rd;
+		sipas_record rec;
+		sipas_fault f;
+		sipas_err want = depth + 1 > SIPAS_MAX_DEPTH
+		                     ? SIPAS_E_MALFORMED
+		                     : SIPAS_E_BAD_TYPE;
+
+		n += (size_t)sprintf(text, "{\"id\":\"r-1\",\"comment\":");
+		memcpy(wire, "\x82\xa2id\xa3r-1\xa7" "comment", 16), w = 16;
+		for (int i = 0; i < depth; i++)
+			text[n++] = '[', wire[w++] = '\x91';
+		text[n++] = '1', wire[w++] = 1;
+		for (int i = 0; i < depth; i++)
+			text[n++] = ']';
+		text[n++] = '}';
+		rd_open(&rd, text, n, SIPAS_INPUT_JSONL, NULL, 0);
+		ck_assert_err(rd_next(&rd, &rec), SIPAS_OK);
+		ck_assert(!rec.ok);
+		ck_assert_msg(rec.fault.code == want, "depth %d: %s %s", depth,
+		              sipas_err_name(rec.fault.code),
+		              rec.fault.detail);
+		ck_assert_err(sipas_response_decode(wire, w, back, &f), want);
+		ck_assert_str_eq(rec.fault.field, f.field);
+		rd_close(&rd);
+	}
+}
+END_TEST
+
+/* jansson quotes the text near a syntax error, invalid bytes and all: the
+ * sentence of the fault is still UTF-8. */
+START_TEST(test_submit_input_json_error_text_utf8)
+{
+	static const char text[] =
+	    "{\"id\":\"r-1\",\"comment\":\"\\u12\xcd\x9b\"}\n";
+	struct rd rd;
+	sipas_record rec;
+
+	rd_open(&rd, text, sizeof text - 1, SIPAS_INPUT_JSONL, NULL, 0);
+	ck_assert_err(rd_next(&rd, &rec), SIPAS_OK);
+	ck_assert(!rec.ok);
+	ck_assert_err(rec.fault.code, SIPAS_E_MALFORMED);
+	ck_assert_msg(sipas_utf8_valid(rec.fault.detail,
+	                               strlen(rec.fault.detail)),
+	              "%s", rec.fault.detail);
+	ck_assert_msg(strstr(rec.fault.detail, "invalid escape") != NULL, "%s",
+	              rec.fault.detail);
+	rd_close(&rd);
+}
+END_TEST
+
 /* ---- CSV ---- */
 
 #define HDR "id,campaign,unit,form,channel,ts"
@@ -685,6 +745,45 @@ START_TEST(test_submit_input_csv_overlong)
 END_TEST
 
 /* A real file descriptor (read(2) path), records across chunk borders. */
+/* An unknown respondent.* or entry.* column whose name is not UTF-8 is
+ * the key the codec refuses as bad_utf8: never an unknown_field echoing
+ * the bytes (an ack's field and detail are UTF-8). */
+START_TEST(test_submit_input_csv_unknown_column_utf8)
+{
+	static const struct {
+		const char *text, *field;
+		const char wire[32];
+		size_t wlen;
+	} cases[] = {
+	    {HDR ",respondent.x\xbd\nr-1,X,U,F,phone,5,1\n", "respondent",
+	     "\x82\xa2id\xa3r-1\xaarespondent\x81\xa2x\xbd\xa1\x31", 25},
+	    {HDR ",entry.\xff\xfe\nr-1,X,U,F,phone,5,1\n", "entry",
+	     "\x82\xa2id\xa3r-1\xa5\x65ntry\x81\xa2\xff\xfe\xa1\x31", 20},
+	};
+
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		struct rd rd;
+		sipas_record rec;
+		sipas_fault f;
+
+		rd_open(&rd, cases[i].text, strlen(cases[i].text),
+		        SIPAS_INPUT_CSV, NULL, 0);
+		ck_assert_err(rd_next(&rd, &rec), SIPAS_OK);
+		ck_assert(!rec.ok);
+		ck_assert_err(rec.fault.code, SIPAS_E_BAD_UTF8);
+		ck_assert_str_eq(rec.fault.field, cases[i].field);
+		ck_assert_str_eq(rec.fault.id, "r-1");
+		/* The codec's words for the same key in a map. */
+		ck_assert_err(sipas_response_decode(cases[i].wire,
+		                                    cases[i].wlen, back, &f),
+		              SIPAS_E_BAD_UTF8);
+		ck_assert_str_eq(rec.fault.field, f.field);
+		ck_assert_str_eq(rec.fault.detail, f.detail);
+		rd_close(&rd);
+	}
+}
+END_TEST
+
 START_TEST(test_submit_input_file)
 {
 	char *dir = tu_mkdtemp(), path[4096];
@@ -749,6 +848,8 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_submit_input_json_lines);
 	tcase_add_test(tc, test_submit_input_json_too_large);
 	tcase_add_test(tc, test_submit_input_json_many_codes);
+	tcase_add_test(tc, test_submit_input_json_deep);
+	tcase_add_test(tc, test_submit_input_json_error_text_utf8);
 	tcase_add_test(tc, test_submit_input_csv_every_column);
 	tcase_add_loop_test(tc, test_submit_input_csv_cells, 0,
 	                    (int)(sizeof ccases / sizeof ccases[0]));
@@ -756,6 +857,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_submit_input_csv_without_definition);
 	tcase_add_test(tc, test_submit_input_csv_headers);
 	tcase_add_test(tc, test_submit_input_csv_overlong);
+	tcase_add_test(tc, test_submit_input_csv_unknown_column_utf8);
 	tcase_add_test(tc, test_submit_input_file);
 	tcase_add_test(tc, test_submit_input_formats);
 	suite_add_tcase(s, tc);
