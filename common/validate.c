@@ -55,6 +55,14 @@ static sipas_err fail(sipas_fault *fault, const sipas_response *r,
 	return code;
 }
 
+/* The ack field of an answer, "items.<id>", written into buf. Built only
+ * on the refusal paths: valid responses (nearly all) never format it. */
+static const char *item_field(char buf[SIPAS_ACK_FIELD_MAX], const char *item)
+{
+	snprintf(buf, SIPAS_ACK_FIELD_MAX, "items.%s", item);
+	return buf;
+}
+
 /* "+07:00" for 25200 seconds east of UTC. */
 static void format_offset(char out[8], int32_t seconds)
 {
@@ -75,14 +83,13 @@ static int code_index(const sipas_item *it, int64_t v)
 
 /* One answer to criterion c: a Likert level or the not-applicable one. */
 static sipas_err check_criterion(const sipas_def *d, const sipas_response *r,
-                                 const sipas_answer *a, const char *field,
-                                 sipas_fault *fault)
+                                 const sipas_answer *a, sipas_fault *fault)
 {
 	const sipas_scale *s = sipas_def_scale(d);
-	char q[ECHO_MAX + 4], na[48] = "";
+	char q[ECHO_MAX + 4], na[48] = "", f[SIPAS_ACK_FIELD_MAX];
 
 	if (a->kind != SIPAS_ANSWER_INT)
-		return fail(fault, r, SIPAS_E_BAD_TYPE, field,
+		return fail(fault, r, SIPAS_E_BAD_TYPE, item_field(f, a->item),
 		            "Criterion %s takes one integer, not a list.",
 		            clip(q, a->item));
 	if ((a->value >= s->min && a->value <= s->max) ||
@@ -91,7 +98,7 @@ static sipas_err check_criterion(const sipas_def *d, const sipas_response *r,
 	if (s->has_na)
 		snprintf(na, sizeof na, ", or %lld for not applicable",
 		         (long long)s->not_applicable);
-	return fail(fault, r, SIPAS_E_OUT_OF_RANGE, field,
+	return fail(fault, r, SIPAS_E_OUT_OF_RANGE, item_field(f, a->item),
 	            "Answer %lld to criterion %s is outside the scale "
 	            "%lld..%lld%s.",
 	            (long long)a->value, clip(q, a->item), (long long)s->min,
@@ -101,56 +108,54 @@ static sipas_err check_criterion(const sipas_def *d, const sipas_response *r,
 /* A multi answer: declared codes, none twice, at most max_choices. An
  * empty list is a valid answer that chose nothing. */
 static sipas_err check_multi(const sipas_item *it, const sipas_response *r,
-                             const sipas_answer *a, const char *field,
-                             sipas_fault *fault)
+                             const sipas_answer *a, sipas_fault *fault)
 {
 	uint64_t seen = 0; /* bit i: codes[i] chosen; ncodes <= 64 */
-	char q[ECHO_MAX + 4];
+	char q[ECHO_MAX + 4], f[SIPAS_ACK_FIELD_MAX];
 
 	for (uint32_t k = 0; k < a->ncodes; k++) {
 		int i = code_index(it, a->codes[k]);
 
 		if (i < 0)
-			return fail(fault, r, SIPAS_E_OUT_OF_RANGE, field,
+			return fail(fault, r, SIPAS_E_OUT_OF_RANGE, item_field(f, a->item),
 			            "Code %lld is not a code of item %s.",
 			            (long long)a->codes[k], clip(q, a->item));
 		if (seen & ((uint64_t)1 << i))
-			return fail(fault, r, SIPAS_E_OUT_OF_RANGE, field,
+			return fail(fault, r, SIPAS_E_OUT_OF_RANGE, item_field(f, a->item),
 			            "Code %lld is repeated in item %s.",
 			            (long long)a->codes[k], clip(q, a->item));
 		seen |= (uint64_t)1 << i;
 	}
 	if (a->ncodes > it->max_choices)
-		return fail(fault, r, SIPAS_E_OUT_OF_RANGE, field,
+		return fail(fault, r, SIPAS_E_OUT_OF_RANGE, item_field(f, a->item),
 		            "Item %s takes at most %u codes, not %u.",
 		            clip(q, a->item), it->max_choices, a->ncodes);
 	return SIPAS_OK;
 }
 
 static sipas_err check_item(const sipas_item *it, const sipas_response *r,
-                            const sipas_answer *a, const char *field,
-                            sipas_fault *fault)
+                            const sipas_answer *a, sipas_fault *fault)
 {
-	char q[ECHO_MAX + 4];
+	char q[ECHO_MAX + 4], f[SIPAS_ACK_FIELD_MAX];
 
 	if (it->kind == SIPAS_ITEM_MULTI) {
 		if (a->kind != SIPAS_ANSWER_LIST)
-			return fail(fault, r, SIPAS_E_BAD_TYPE, field,
+			return fail(fault, r, SIPAS_E_BAD_TYPE, item_field(f, a->item),
 			            "Item %s takes a list of codes.",
 			            clip(q, a->item));
-		return check_multi(it, r, a, field, fault);
+		return check_multi(it, r, a, fault);
 	}
 	if (a->kind != SIPAS_ANSWER_INT)
-		return fail(fault, r, SIPAS_E_BAD_TYPE, field,
+		return fail(fault, r, SIPAS_E_BAD_TYPE, item_field(f, a->item),
 		            "Item %s takes one integer, not a list.",
 		            clip(q, a->item));
 	if (it->kind == SIPAS_ITEM_CHOICE && code_index(it, a->value) < 0)
-		return fail(fault, r, SIPAS_E_OUT_OF_RANGE, field,
+		return fail(fault, r, SIPAS_E_OUT_OF_RANGE, item_field(f, a->item),
 		            "Code %lld is not a code of item %s.",
 		            (long long)a->value, clip(q, a->item));
 	if (it->kind == SIPAS_ITEM_NUMBER &&
 	    (a->value < it->min || a->value > it->max))
-		return fail(fault, r, SIPAS_E_OUT_OF_RANGE, field,
+		return fail(fault, r, SIPAS_E_OUT_OF_RANGE, item_field(f, a->item),
 		            "Value %lld of item %s is outside %lld..%lld.",
 		            (long long)a->value, clip(q, a->item),
 		            (long long)it->min, (long long)it->max);
@@ -221,23 +226,24 @@ sipas_err sipas_validate(const sipas_def *d, const sipas_response *r,
 		const sipas_answer *a = &r->answers[i];
 		int32_t s = sipas_form_find_slot(form, a->item, a->item_len);
 
-		snprintf(field, sizeof field, "items.%s", a->item);
 		if (s < 0)
-			return fail(fault, r, SIPAS_E_UNKNOWN_ITEM, field,
+			return fail(fault, r, SIPAS_E_UNKNOWN_ITEM,
+			            item_field(field, a->item),
 			            "Item %s is not in form %s.",
 			            clip(q, a->item), form->id);
 		/* The codec refuses repeated keys as malformed; say the same
 		 * if a caller built such a response by hand. */
 		if (slot[s] != NULL)
-			return fail(fault, r, SIPAS_E_MALFORMED, field,
+			return fail(fault, r, SIPAS_E_MALFORMED,
+			            item_field(field, a->item),
 			            "Item %s is answered twice.",
 			            clip(q, a->item));
 		if ((uint32_t)s < form->ncriteria)
-			rv = check_criterion(d, r, a, field, fault);
+			rv = check_criterion(d, r, a, fault);
 		else
 			rv = check_item(
 			    &form->items[(uint32_t)s - form->ncriteria], r, a,
-			    field, fault);
+			    fault);
 		if (rv != SIPAS_OK)
 			return rv;
 		slot[s] = a;
@@ -245,8 +251,8 @@ sipas_err sipas_validate(const sipas_def *d, const sipas_response *r,
 	for (uint32_t c = 0; c < form->ncriteria; c++) {
 		if (slot[c] != NULL)
 			continue;
-		snprintf(field, sizeof field, "items.%s", form->criteria[c].id);
-		return fail(fault, r, SIPAS_E_MISSING_ITEM, field,
+		return fail(fault, r, SIPAS_E_MISSING_ITEM,
+		            item_field(field, form->criteria[c].id),
 		            "Criterion %s of form %s is not answered.",
 		            form->criteria[c].id, form->id);
 	}

@@ -794,9 +794,11 @@ static sipas_err seg_recover(sipas_spool *sp, struct segment *s,
 			uint64_t seq = push_entry(sp, &e);
 
 			/* A key seen twice (forgotten, then spooled again
-			 * before its segment went): the oldest answers. */
-			if (!sipas_keytab_get(sp->index, e.key, NULL))
-				sipas_keytab_put(sp->index, e.key, seq);
+			 * before its segment went): the newest copy answers.
+			 * Copies are delivered oldest first, and forget()
+			 * unindexes a key only when the indexed copy goes,
+			 * so the key stays known while any copy is held. */
+			sipas_keytab_put(sp->index, e.key, seq);
 		}
 		s->live++;
 		sp->live++;

@@ -15,7 +15,8 @@ enum { ENTRY_CRITERION = 0, ENTRY_CODES = 1, ENTRY_NUMBER = 2 };
 
 static uint32_t number_bins(const sipas_item *it)
 {
-	uint64_t range = (uint64_t)(it->max - it->min);
+	/* Unsigned: a definition may span the whole int64 range. */
+	uint64_t range = (uint64_t)it->max - (uint64_t)it->min;
 
 	return it->max >= it->min && range < SIPAS_MAX_NUMBER_BINS
 		       ? (uint32_t)range + 1
@@ -31,7 +32,7 @@ sipas_counts *sipas_counts_new(const sipas_def *d, const sipas_form *f)
 	c->def = d;
 	c->form = f;
 	c->scale_min = sc->min;
-	c->nlevels = (uint32_t)(sc->max - sc->min + 1);
+	c->nlevels = (uint32_t)((uint64_t)sc->max - (uint64_t)sc->min + 1);
 	c->crit = sipas_xcalloc((size_t)f->ncriteria * (c->nlevels + 1),
 				sizeof *c->crit);
 	c->item_off = sipas_xcalloc(f->nitems + 1, sizeof *c->item_off);
@@ -104,8 +105,8 @@ void sipas_counts_add(sipas_counts *c, const sipas_checked *chk)
 		if (sc->has_na && a->value == sc->not_applicable)
 			row[0]++;
 		else if (a->value >= c->scale_min &&
-			 a->value < c->scale_min + (int64_t)c->nlevels)
-			row[1 + (a->value - c->scale_min)]++;
+			 (uint64_t)a->value - (uint64_t)c->scale_min < c->nlevels)
+			row[1 + ((uint64_t)a->value - (uint64_t)c->scale_min)]++;
 	}
 	for (uint32_t j = 0; j < f->nitems; j++) {
 		const sipas_item *it = &f->items[j];
@@ -130,10 +131,11 @@ void sipas_counts_add(sipas_counts *c, const sipas_checked *chk)
 			}
 			break;
 		case SIPAS_ITEM_NUMBER:
-			row[1] = (uint64_t)((int64_t)row[1] + a->value);
+			/* The sum wraps as two's complement, never UB. */
+			row[1] += (uint64_t)a->value;
 			if (number_bins(it) && a->value >= it->min &&
 			    a->value <= it->max)
-				row[2 + (a->value - it->min)]++;
+				row[2 + ((uint64_t)a->value - (uint64_t)it->min)]++;
 			break;
 		}
 	}
@@ -271,7 +273,7 @@ static sipas_err encode_item(const sipas_counts *c, uint32_t j, sipas_buf *out)
 		if (cnt[k] == 0)
 			continue;
 		rv = put_zz(out, it->kind == SIPAS_ITEM_NUMBER
-					 ? it->min + (int64_t)k
+					 ? (int64_t)((uint64_t)it->min + k)
 					 : it->codes[k]);
 		if (rv == SIPAS_OK)
 			rv = put_uv(out, cnt[k]);
@@ -340,12 +342,14 @@ static bool fits_criterion(sipas_counts *c, int32_t slot, int64_t min,
 
 	if (slot < 0 || (uint32_t)slot >= c->form->ncriteria)
 		return false;
+	/* Levels of a stored record are checked in unsigned arithmetic: the
+	 * record's min is untrusted bytes and may sit at either end of the
+	 * int64 range. Level min + k is at offset (min - scale_min) + k. */
 	for (uint64_t k = 0; k < nlevels; k++) {
-		int64_t level = min + (int64_t)k;
-
 		if (vals[1 + k] != 0 &&
-		    (level < c->scale_min ||
-		     level >= c->scale_min + (int64_t)c->nlevels))
+		    (min < c->scale_min ||
+		     (uint64_t)min - (uint64_t)c->scale_min >= c->nlevels ||
+		     (uint64_t)min - (uint64_t)c->scale_min + k >= c->nlevels))
 			return false;
 	}
 	if (!apply)
@@ -354,7 +358,8 @@ static bool fits_criterion(sipas_counts *c, int32_t slot, int64_t min,
 	row[0] += vals[0];
 	for (uint64_t k = 0; k < nlevels; k++)
 		if (vals[1 + k] != 0)
-			row[1 + (min + (int64_t)k - c->scale_min)] += vals[1 + k];
+			row[1 + ((uint64_t)min - (uint64_t)c->scale_min + k)] +=
+			    vals[1 + k];
 	return true;
 }
 

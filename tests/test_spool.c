@@ -353,6 +353,44 @@ START_TEST(test_spool_find_duplicate_and_conflict)
 }
 END_TEST
 
+/* A key can be in the files twice: done, then spooled again before its
+ * segment went. After a restart the key must stay known while any copy is
+ * held (a third append with other content is a conflict). */
+START_TEST(test_spool_key_twice_in_files_stays_known)
+{
+	char *dir = tu_mkdtemp();
+	sipas_spool *sp = open_ok(dir, NULL);
+	char body[64];
+	size_t n = body_of(7, body, sizeof body);
+	sipas_diag diag = {{0}};
+	uint64_t seq;
+
+	append_ok(sp, 7);
+	append_ok(sp, 8); /* keeps the segment alive when 7 is done */
+	sync_ok(sp);
+	done_ok(sp, next_is(sp, 7));
+	append_ok(sp, 7);
+	sync_ok(sp);
+	sipas_spool_close(&sp);
+
+	sp = open_ok(dir, NULL);
+	seq = next_is(sp, 7); /* the older copy */
+	done_ok(sp, seq);
+	ck_assert_int_eq(
+	    sipas_spool_find(sp, key_of(7), sipas_spool_digest(body, n)),
+	    SIPAS_MATCH_SAME);
+	ck_assert_err(append(sp, key_of(7), "x", 1, &diag), SIPAS_E_CONFLICT);
+	done_ok(sp, next_is(sp, 8));
+	done_ok(sp, next_is(sp, 7)); /* the newer copy */
+	ck_assert_int_eq(
+	    sipas_spool_find(sp, key_of(7), sipas_spool_digest(body, n)),
+	    SIPAS_MATCH_NONE);
+	sipas_spool_close(&sp);
+	tu_rmtree(dir);
+	free(dir);
+}
+END_TEST
+
 START_TEST(test_spool_segment_deleted_when_done)
 {
 	char *dir = tu_mkdtemp();
@@ -726,6 +764,7 @@ static Suite *spool_suite(void)
 	tcase_add_test(tc, test_spool_append_sync_read_back);
 	tcase_add_test(tc, test_spool_find_duplicate_and_conflict);
 	tcase_add_test(tc, test_spool_segment_deleted_when_done);
+	tcase_add_test(tc, test_spool_key_twice_in_files_stays_known);
 	tcase_add_test(tc, test_spool_restart_recovery);
 	tcase_add_test(tc, test_spool_torn_tail_truncated);
 	tcase_add_test(tc, test_spool_bad_checksum_truncated);
