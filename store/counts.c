@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "sipas_oom.h"
+#include "varint.h"
 
 #define CARRY_MAX (16u << 20)
 
@@ -159,64 +160,7 @@ void sipas_counts_merge(sipas_counts *c, const sipas_counts *o)
 		c->ncarry += o->ncarry;
 }
 
-/* ---- varints ---- */
-
-static sipas_err put_uv(sipas_buf *b, uint64_t v)
-{
-	unsigned char tmp[10];
-	size_t n = 0;
-
-	do {
-		tmp[n] = (unsigned char)(v & 0x7F);
-		v >>= 7;
-		if (v)
-			tmp[n] |= 0x80;
-		n++;
-	} while (v);
-	return sipas_buf_append(b, tmp, n);
-}
-
-static sipas_err put_zz(sipas_buf *b, int64_t v)
-{
-	return put_uv(b, ((uint64_t)v << 1) ^ (uint64_t)(v >> 63));
-}
-
-struct reader {
-	const unsigned char *p, *end;
-	bool bad;
-};
-
-static uint64_t get_uv(struct reader *r)
-{
-	uint64_t v = 0;
-
-	for (int shift = 0; shift < 64; shift += 7) {
-		unsigned char byte;
-
-		if (r->p >= r->end) {
-			r->bad = true;
-			return 0;
-		}
-		byte = *r->p++;
-		/* The tenth byte may only hold the top bit of 64. */
-		if (shift == 63 && byte > 1) {
-			r->bad = true;
-			return 0;
-		}
-		v |= (uint64_t)(byte & 0x7F) << shift;
-		if (!(byte & 0x80))
-			return v;
-	}
-	r->bad = true;
-	return 0;
-}
-
-static int64_t get_zz(struct reader *r)
-{
-	uint64_t u = get_uv(r);
-
-	return (int64_t)(u >> 1) ^ -(int64_t)(u & 1);
-}
+/* Varints: varint.h. */
 
 /* ---- encode ---- */
 
@@ -244,7 +188,7 @@ static sipas_err put_id(sipas_buf *b, int kind, const char *id)
 	sipas_err rv = sipas_buf_append(b, &k, 1);
 
 	if (rv == SIPAS_OK)
-		rv = put_uv(b, n);
+		rv = varint_put_u(b, n);
 	if (rv == SIPAS_OK)
 		rv = sipas_buf_append(b, id, n);
 	return rv;
@@ -262,21 +206,21 @@ static sipas_err encode_item(const sipas_counts *c, uint32_t j, sipas_buf *out)
 	rv = put_id(out, it->kind == SIPAS_ITEM_NUMBER ? ENTRY_NUMBER : ENTRY_CODES,
 		    it->id);
 	if (rv == SIPAS_OK)
-		rv = put_uv(out, row[0]);
+		rv = varint_put_u(out, row[0]);
 	if (rv == SIPAS_OK && it->kind == SIPAS_ITEM_NUMBER)
-		rv = put_zz(out, (int64_t)row[1]);
+		rv = varint_put_z(out, (int64_t)row[1]);
 	for (uint32_t k = 0; k < n; k++)
 		pairs += cnt[k] != 0;
 	if (rv == SIPAS_OK)
-		rv = put_uv(out, pairs);
+		rv = varint_put_u(out, pairs);
 	for (uint32_t k = 0; k < n && rv == SIPAS_OK; k++) {
 		if (cnt[k] == 0)
 			continue;
-		rv = put_zz(out, it->kind == SIPAS_ITEM_NUMBER
+		rv = varint_put_z(out, it->kind == SIPAS_ITEM_NUMBER
 					 ? (int64_t)((uint64_t)it->min + k)
 					 : it->codes[k]);
 		if (rv == SIPAS_OK)
-			rv = put_uv(out, cnt[k]);
+			rv = varint_put_u(out, cnt[k]);
 	}
 	return rv;
 }
@@ -296,13 +240,13 @@ sipas_err sipas_counts_encode(const sipas_counts *c, sipas_buf *out)
 
 	rv = sipas_buf_append(out, "SC\x01", 3);
 	if (rv == SIPAS_OK)
-		rv = put_uv(out, c->respondents);
+		rv = varint_put_u(out, c->respondents);
 	if (rv == SIPAS_OK)
-		rv = put_uv(out, SIPAS_NCHANNELS);
+		rv = varint_put_u(out, SIPAS_NCHANNELS);
 	for (int i = 0; i < SIPAS_NCHANNELS && rv == SIPAS_OK; i++)
-		rv = put_uv(out, c->channels[i]);
+		rv = varint_put_u(out, c->channels[i]);
 	if (rv == SIPAS_OK)
-		rv = put_uv(out, nentries);
+		rv = varint_put_u(out, nentries);
 	for (uint32_t i = 0; i < f->ncriteria && rv == SIPAS_OK; i++) {
 		const uint64_t *row = c->crit + (size_t)i * (c->nlevels + 1);
 
@@ -310,11 +254,11 @@ sipas_err sipas_counts_encode(const sipas_counts *c, sipas_buf *out)
 			continue;
 		rv = put_id(out, ENTRY_CRITERION, f->criteria[i].id);
 		if (rv == SIPAS_OK)
-			rv = put_zz(out, c->scale_min);
+			rv = varint_put_z(out, c->scale_min);
 		if (rv == SIPAS_OK)
-			rv = put_uv(out, c->nlevels);
+			rv = varint_put_u(out, c->nlevels);
 		for (uint32_t k = 0; k <= c->nlevels && rv == SIPAS_OK; k++)
-			rv = put_uv(out, row[k]);
+			rv = varint_put_u(out, row[k]);
 	}
 	for (uint32_t j = 0; j < f->nitems && rv == SIPAS_OK; j++)
 		if (!item_zero(c, j))
@@ -364,7 +308,7 @@ static bool fits_criterion(sipas_counts *c, int32_t slot, int64_t min,
 }
 
 /* Read one entry at r; add it or carry it. */
-static sipas_err decode_entry(sipas_counts *c, struct reader *r)
+static sipas_err decode_entry(sipas_counts *c, struct varint_reader *r)
 {
 	const unsigned char *start = r->p;
 	uint64_t vals[1 + SIPAS_MAX_SCALE_LEVELS];
@@ -378,7 +322,7 @@ static sipas_err decode_entry(sipas_counts *c, struct reader *r)
 	if (r->p >= r->end)
 		return SIPAS_E_MALFORMED;
 	kind = *r->p++;
-	idlen = get_uv(r);
+	idlen = varint_get_u(r);
 	if (r->bad || idlen == 0 || idlen > SIPAS_DEF_ID_MAX ||
 	    idlen > (uint64_t)(r->end - r->p))
 		return SIPAS_E_MALFORMED;
@@ -389,13 +333,13 @@ static sipas_err decode_entry(sipas_counts *c, struct reader *r)
 		it = &c->form->items[slot - (int32_t)c->form->ncriteria];
 
 	if (kind == ENTRY_CRITERION) {
-		int64_t min = get_zz(r);
+		int64_t min = varint_get_z(r);
 
-		n = get_uv(r);
+		n = varint_get_u(r);
 		if (r->bad || n == 0 || n > SIPAS_MAX_SCALE_LEVELS)
 			return SIPAS_E_MALFORMED;
 		for (uint64_t k = 0; k <= n; k++)
-			vals[k] = get_uv(r);
+			vals[k] = varint_get_u(r);
 		if (r->bad)
 			return SIPAS_E_MALFORMED;
 		fits = fits_criterion(c, slot, min, n, vals, false);
@@ -407,10 +351,10 @@ static sipas_err decode_entry(sipas_counts *c, struct reader *r)
 		uint64_t *row = NULL;
 		uint32_t bins = 0;
 
-		answered = get_uv(r);
+		answered = varint_get_u(r);
 		if (kind == ENTRY_NUMBER)
-			sum = get_zz(r);
-		n = get_uv(r);
+			sum = varint_get_z(r);
+		n = varint_get_u(r);
 		if (r->bad || n > (uint64_t)(r->end - r->p) / 2)
 			return SIPAS_E_MALFORMED;
 		if (it == NULL ||
@@ -427,8 +371,8 @@ static sipas_err decode_entry(sipas_counts *c, struct reader *r)
 		for (int pass = 0; pass < 2; pass++) {
 			r->p = pairs;
 			for (uint64_t k = 0; k < n; k++) {
-				int64_t code = get_zz(r);
-				uint64_t cnt = get_uv(r);
+				int64_t code = varint_get_z(r);
+				uint64_t cnt = varint_get_u(r);
 				int idx = -1;
 
 				if (r->bad)
@@ -451,8 +395,8 @@ static sipas_err decode_entry(sipas_counts *c, struct reader *r)
 			/* Skip the remaining pairs to find the entry's end. */
 			r->p = pairs;
 			for (uint64_t k = 0; k < n; k++) {
-				get_zz(r);
-				get_uv(r);
+				varint_get_z(r);
+				varint_get_u(r);
 			}
 			if (r->bad)
 				return SIPAS_E_MALFORMED;
@@ -475,20 +419,20 @@ static sipas_err decode_entry(sipas_counts *c, struct reader *r)
 
 sipas_err sipas_counts_decode(sipas_counts *c, const void *rec, size_t len)
 {
-	struct reader r = {rec, (const unsigned char *)rec + len, false};
+	struct varint_reader r = {rec, (const unsigned char *)rec + len, false};
 	uint64_t nch, nentries;
 	sipas_err rv;
 
 	if (len < 3 || memcmp(rec, "SC\x01", 3) != 0)
 		return SIPAS_E_MALFORMED;
 	r.p += 3;
-	c->respondents += get_uv(&r);
-	nch = get_uv(&r);
+	c->respondents += varint_get_u(&r);
+	nch = varint_get_u(&r);
 	if (r.bad || nch > SIPAS_NCHANNELS)
 		return SIPAS_E_MALFORMED;
 	for (uint64_t i = 0; i < nch; i++)
-		c->channels[i] += get_uv(&r);
-	nentries = get_uv(&r);
+		c->channels[i] += varint_get_u(&r);
+	nentries = varint_get_u(&r);
 	if (r.bad || nentries > len)
 		return SIPAS_E_MALFORMED;
 	for (uint64_t i = 0; i < nentries; i++) {
@@ -525,25 +469,25 @@ const uint64_t *sipas_counts_item(const sipas_counts *c, uint32_t j)
 
 sipas_err sipas_stats_encode(const sipas_campaign_stats *st, sipas_buf *out)
 {
-	sipas_err rv = put_uv(out, st->accepted);
+	sipas_err rv = varint_put_u(out, st->accepted);
 
 	if (rv == SIPAS_OK)
-		rv = put_uv(out, st->duplicates);
+		rv = varint_put_u(out, st->duplicates);
 	if (rv == SIPAS_OK)
-		rv = put_uv(out, st->conflicts);
+		rv = varint_put_u(out, st->conflicts);
 	if (rv == SIPAS_OK)
-		rv = put_uv(out, st->quarantined);
+		rv = varint_put_u(out, st->quarantined);
 	return rv;
 }
 
 sipas_err sipas_stats_decode(sipas_campaign_stats *st, const void *rec,
 			     size_t len)
 {
-	struct reader r = {rec, (const unsigned char *)rec + len, false};
+	struct varint_reader r = {rec, (const unsigned char *)rec + len, false};
 
-	st->accepted += get_uv(&r);
-	st->duplicates += get_uv(&r);
-	st->conflicts += get_uv(&r);
-	st->quarantined += get_uv(&r);
+	st->accepted += varint_get_u(&r);
+	st->duplicates += varint_get_u(&r);
+	st->conflicts += varint_get_u(&r);
+	st->quarantined += varint_get_u(&r);
 	return r.bad || r.p != r.end ? SIPAS_E_MALFORMED : SIPAS_OK;
 }

@@ -21,6 +21,7 @@
 #include "sipas_buf.h"
 #include "sipas_counts.h"
 #include "sipas_oom.h"
+#include "varint.h"
 #include "sipas_protocol.h"
 #include "sipas_validate.h"
 #include "store_priv.h"
@@ -610,43 +611,6 @@ static sipas_err walk_quarantine(struct verify *v, sipas_diag *diag)
 
 /* ---- counter records as cells ---- */
 
-struct reader {
-	const unsigned char *p, *end;
-	bool bad;
-};
-
-static uint64_t get_uv(struct reader *r)
-{
-	uint64_t v = 0;
-
-	for (int shift = 0; shift < 64; shift += 7) {
-		unsigned char byte;
-
-		if (r->p >= r->end) {
-			r->bad = true;
-			return 0;
-		}
-		byte = *r->p++;
-		/* The tenth byte may only hold the top bit of 64. */
-		if (shift == 63 && byte > 1) {
-			r->bad = true;
-			return 0;
-		}
-		v |= (uint64_t)(byte & 0x7F) << shift;
-		if (!(byte & 0x80))
-			return v;
-	}
-	r->bad = true;
-	return 0;
-}
-
-static int64_t get_zz(struct reader *r)
-{
-	uint64_t u = get_uv(r);
-
-	return (int64_t)(u >> 1) ^ -(int64_t)(u & 1);
-}
-
 static void add_cell(struct cells *cs, const char *id, size_t idlen, int what,
 		     int64_t sub, uint64_t n)
 {
@@ -668,19 +632,19 @@ static void add_cell(struct cells *cs, const char *id, size_t idlen, int what,
  * when it is not a record. */
 static bool read_record(struct cells *cs, const void *rec, size_t len)
 {
-	struct reader r = {rec, (const unsigned char *)rec + len, false};
+	struct varint_reader r = {rec, (const unsigned char *)rec + len, false};
 	uint64_t nch, nentries;
 
 	if (len < 3 || memcmp(rec, "SC\x01", 3) != 0)
 		return false;
 	r.p += 3;
-	add_cell(cs, "", 0, CELL_RESPONDENTS, 0, get_uv(&r));
-	nch = get_uv(&r);
+	add_cell(cs, "", 0, CELL_RESPONDENTS, 0, varint_get_u(&r));
+	nch = varint_get_u(&r);
 	if (r.bad || nch > SIPAS_NCHANNELS)
 		return false;
 	for (uint64_t i = 0; i < nch; i++)
-		add_cell(cs, "", 0, CELL_CHANNEL, (int64_t)i, get_uv(&r));
-	nentries = get_uv(&r);
+		add_cell(cs, "", 0, CELL_CHANNEL, (int64_t)i, varint_get_u(&r));
+	nentries = varint_get_u(&r);
 	if (r.bad || nentries > len)
 		return false;
 	for (uint64_t i = 0; i < nentries && !r.bad; i++) {
@@ -691,39 +655,39 @@ static bool read_record(struct cells *cs, const void *rec, size_t len)
 		if (r.p >= r.end)
 			return false;
 		kind = *r.p++;
-		idlen = get_uv(&r);
+		idlen = varint_get_u(&r);
 		if (r.bad || idlen == 0 || idlen > SIPAS_DEF_ID_MAX ||
 		    idlen > (uint64_t)(r.end - r.p))
 			return false;
 		id = (const char *)r.p;
 		r.p += idlen;
 		if (kind == 0) {
-			int64_t min = get_zz(&r);
+			int64_t min = varint_get_z(&r);
 
-			n = get_uv(&r);
+			n = varint_get_u(&r);
 			if (r.bad || n > (uint64_t)(r.end - r.p))
 				return false;
-			add_cell(cs, id, idlen, CELL_NA, 0, get_uv(&r));
+			add_cell(cs, id, idlen, CELL_NA, 0, varint_get_u(&r));
 			for (uint64_t k = 0; k < n; k++)
 				add_cell(cs, id, idlen, CELL_LEVEL,
-					 min + (int64_t)k, get_uv(&r));
+					 min + (int64_t)k, varint_get_u(&r));
 		} else if (kind == 1 || kind == 2) {
 			add_cell(cs, id, idlen,
 				 kind == 1 ? CELL_CODES_ANSWERED
 					   : CELL_NUMBER_ANSWERED,
-				 0, get_uv(&r));
+				 0, varint_get_u(&r));
 			if (kind == 2)
 				add_cell(cs, id, idlen, CELL_SUM, 0,
-					 (uint64_t)get_zz(&r));
-			n = get_uv(&r);
+					 (uint64_t)varint_get_z(&r));
+			n = varint_get_u(&r);
 			if (r.bad || n > (uint64_t)(r.end - r.p) / 2)
 				return false;
 			for (uint64_t k = 0; k < n; k++) {
-				int64_t code = get_zz(&r);
+				int64_t code = varint_get_z(&r);
 
 				add_cell(cs, id, idlen,
 					 kind == 1 ? CELL_CODE : CELL_VALUE, code,
-					 get_uv(&r));
+					 varint_get_u(&r));
 			}
 		} else {
 			return false;
