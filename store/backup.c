@@ -14,40 +14,6 @@
 
 #include "store_priv.h"
 
-/* fsync a folder, so the names created in it survive a power cut. */
-static sipas_err sync_dir(const char *path, sipas_diag *diag)
-{
-	int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	int err = 0;
-
-	if (fd < 0 || fsync(fd) != 0)
-		err = errno;
-	if (fd >= 0)
-		close(fd);
-	if (err != 0) {
-		sipas_diag_set(diag, "fsync %s: %s", path, strerror(err));
-		return SIPAS_E_IO;
-	}
-	return SIPAS_OK;
-}
-
-/* The folder holding `path` ("." when it names none). */
-static void parent_of(const char *path, char *out, size_t len)
-{
-	size_t n = strlen(path);
-
-	while (n > 1 && path[n - 1] == '/')
-		n--;
-	while (n > 0 && path[n - 1] != '/')
-		n--;
-	while (n > 1 && path[n - 1] == '/')
-		n--;
-	if (n == 0)
-		snprintf(out, len, ".");
-	else
-		snprintf(out, len, "%.*s", (int)n, path);
-}
-
 /*
  * Make `dest` ready: created (with its parents, mode 0750) when missing,
  * else it must be an empty folder. *created says whether it was made here
@@ -225,10 +191,10 @@ sipas_err sipas_backup_write(sipas_store *s, const char *dest,
 		goto out;
 	}
 	renamed = true;
-	rv = sync_dir(dest, diag);
+	rv = store_sync_dir(dest, diag);
 	if (rv == SIPAS_OK && created) {
-		parent_of(dest, parent, sizeof parent);
-		rv = sync_dir(parent, diag);
+		store_parent_of(dest, parent, sizeof parent);
+		rv = store_sync_dir(parent, diag);
 	}
 	if (rv == SIPAS_OK)
 		rv = inspect(dest, &info, diag);

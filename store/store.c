@@ -115,7 +115,7 @@ static sipas_err make_dirs(const char *dir, sipas_diag *diag)
 /* fsync a folder so the entries created in it (data.mdb, lock.mdb, the
  * store folder itself) survive a power cut: LMDB syncs file contents,
  * never the folders that name the files. */
-static sipas_err sync_dir(const char *path, sipas_diag *diag)
+sipas_err store_sync_dir(const char *path, sipas_diag *diag)
 {
 	int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	int err = 0;
@@ -131,24 +131,32 @@ static sipas_err sync_dir(const char *path, sipas_diag *diag)
 	return SIPAS_OK;
 }
 
+void store_parent_of(const char *path, char *out, size_t len)
+{
+	size_t n = strlen(path);
+
+	while (n > 1 && path[n - 1] == '/')
+		n--;
+	while (n > 0 && path[n - 1] != '/')
+		n--;
+	while (n > 1 && path[n - 1] == '/')
+		n--;
+	if (n == 0)
+		snprintf(out, len, ".");
+	else
+		snprintf(out, len, "%.*s", (int)n, path);
+}
+
 /* The store folder and its parent, fsync'd. */
 static sipas_err sync_dirs(const char *dir, sipas_diag *diag)
 {
 	char parent[4096];
-	size_t n = strlen(dir);
-	sipas_err rv = sync_dir(dir, diag);
+	sipas_err rv = store_sync_dir(dir, diag);
 
-	if (rv != SIPAS_OK || n >= sizeof parent)
+	if (rv != SIPAS_OK)
 		return rv;
-	memcpy(parent, dir, n + 1);
-	while (n > 1 && parent[n - 1] == '/')
-		parent[--n] = '\0';
-	while (n > 0 && parent[n - 1] != '/')
-		n--;
-	if (n == 0)
-		return sync_dir(".", diag);
-	parent[n > 1 ? n - 1 : 1] = '\0';
-	return sync_dir(parent, diag);
+	store_parent_of(dir, parent, sizeof parent);
+	return store_sync_dir(parent, diag);
 }
 
 /* Create the named databases and the format mark, or check the mark. */

@@ -65,6 +65,11 @@ size_t store_stats_key(unsigned char *key, const char *campaign);
 size_t store_seen_key(unsigned char *key, const char *campaign,
 		      const char *id);
 
+/* fsync folder `path` (SIPAS_E_IO with the system text in diag). */
+sipas_err store_sync_dir(const char *path, sipas_diag *diag);
+/* The folder holding `path` ("." when it names none), into out. */
+void store_parent_of(const char *path, char *out, size_t len);
+
 /* Map an LMDB code to a sipas_err, with the LMDB text in diag. */
 sipas_err store_fail(int rc, const char *what, sipas_diag *diag);
 
