@@ -29,6 +29,7 @@
 #define REOPEN_RETRY_MS 1000     /* between attempts to reopen the store */
 #define MAP_WARN_REPEAT_MS 600000  /* WRK-MAP-80 again while above 80 % */
 #define LOG_EVERY_MS 5000        /* one line per kind of store failure */
+#define NOT_WRITTEN "The store could not write; nothing was stored."
 
 /* Store failures repeat at every batch while a disk is full or failing:
  * each kind is logged at most once per LOG_EVERY_MS, with running totals. */
@@ -46,9 +47,8 @@ struct owed {
 struct sipas_worker {
 	sipas_worker_opts o;
 	sipas_store_opts so;       /* map size follows the grown map */
-	sipas_store *store;        /* NULL while a reopen is pending */
+	sipas_store *store;        /* NULL after a failed write, until reopened */
 	sipas_batch *batch;        /* NULL with store */
-	bool broken;               /* the environment must be reopened */
 	int64_t last_reopen;       /* last failed reopen attempt */
 	void *zctx, *sock;
 	sipas_response *resp;
@@ -197,8 +197,8 @@ static void check_readers(sipas_worker *w)
  * A write to the store failed and the batch was aborted (no transaction of
  * this process is open). A full map is grown in place: LMDB reports it
  * before writing anything, and stale readers may be what filled it. Any
- * other failure (ENOSPC, EIO, MDB_PANIC, ...) marks the environment for a
- * reopen before the next batch:
+ * other failure (ENOSPC, EIO, MDB_PANIC, ...) closes the environment; it
+ * is opened again before the next batch:
  *   - a failed meta-page write sets MDB_FATAL_ERROR on the environment and
  *     every later transaction fails with MDB_PANIC until it is reopened;
  *   - after a failed write or fsync the kernel may have dropped the dirty
@@ -215,7 +215,9 @@ static void store_failed(sipas_worker *w, sipas_err rv)
 	size_t used;
 
 	if (rv != SIPAS_E_MAP_FULL) {
-		w->broken = true;
+		sipas_batch_free(&w->batch);
+		sipas_store_close(&w->store);
+		w->last_reopen = 0;
 		return;
 	}
 	check_readers(w);
@@ -229,7 +231,7 @@ static void store_failed(sipas_worker *w, sipas_err rv)
 		  w->so.map_size >> 20);
 }
 
-/* Close a broken environment and open it again (at most once per
+/* Open the store closed by store_failed() again (at most once per
  * REOPEN_RETRY_MS while opening fails). Until it is open, every response
  * is answered busy. */
 static void reopen_store(sipas_worker *w)
@@ -237,11 +239,6 @@ static void reopen_store(sipas_worker *w)
 	sipas_diag diag = {{0}};
 	int64_t now = sipas_now_ms();
 
-	if (w->store != NULL) {
-		sipas_batch_free(&w->batch);
-		sipas_store_close(&w->store);
-		w->last_reopen = 0;
-	}
 	if (now - w->last_reopen < REOPEN_RETRY_MS)
 		return;
 	if (sipas_store_open(&w->store, w->o.store_dir, &w->so, &diag) !=
@@ -254,7 +251,6 @@ static void reopen_store(sipas_worker *w)
 		return;
 	}
 	w->batch = sipas_batch_new(w->store);
-	w->broken = false;
 	w->n.reopens++;
 	w->last_reader_check = now;
 	if (log_due(w, LOG_REOPEN))
@@ -344,8 +340,7 @@ static void lose_batch(sipas_worker *w, sipas_err rv, const char *why)
 			  (unsigned long long)w->n.store_failures);
 	sipas_batch_abort(w->batch);
 	for (size_t i = 0; i < w->nowed; i++)
-		set_busy(&w->owed[i].ack,
-			 "The store could not write; nothing was stored.");
+		set_busy(&w->owed[i].ack, NOT_WRITTEN);
 	store_failed(w, rv);
 }
 
@@ -367,7 +362,7 @@ static void answer_busy(sipas_ack *a, const char *id)
 {
 	memset(a, 0, sizeof *a);
 	snprintf(a->id, sizeof a->id, "%s", id);
-	set_busy(a, "The store could not write; nothing was stored.");
+	set_busy(a, NOT_WRITTEN);
 }
 
 /* Decide one response; the ack goes into o (sent now or after commit). */
@@ -389,7 +384,7 @@ static bool handle(sipas_worker *w, const sipas_relay *rl, const void *raw,
 		sipas_ack_from_fault(&o->ack, &fault);
 		return false;
 	}
-	if (w->batch == NULL || w->broken) {
+	if (w->batch == NULL) {
 		/* The store is waiting to be reopened. */
 		answer_busy(&o->ack, r->id);
 		return false;
@@ -498,7 +493,7 @@ sipas_err sipas_worker_run(sipas_worker *w)
 		if (w->nowed > 0 ||
 		    (w->batch != NULL && sipas_batch_is_open(w->batch)))
 			flush(w);
-		if (w->broken)
+		if (w->store == NULL)
 			reopen_store(w);
 		if (w->o.reader_check_s > 0 &&
 		    sipas_now_ms() - w->last_reader_check >=
