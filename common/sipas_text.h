@@ -12,6 +12,10 @@
  * U+10FFFF. NUL bytes are refused too, so the text is safe as a C string. */
 bool sipas_utf8_valid(const char *s, size_t len);
 
+/* Byte length (1-4) of the strict UTF-8 character at s[0..len), len >= 1;
+ * 0 when the bytes there are not one. */
+size_t sipas_utf8_char(const char *s, size_t len);
+
 /* 1..max bytes of A-Za-z0-9 . _ : -  (the response id rule, also used for
  * every id in a definition). */
 bool sipas_id_valid(const char *s, size_t len, size_t max);

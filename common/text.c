@@ -46,6 +46,13 @@ static size_t decode(const unsigned char *s, size_t len, uint32_t *cp)
 	return n;
 }
 
+size_t sipas_utf8_char(const char *s, size_t len)
+{
+	uint32_t cp;
+
+	return decode((const unsigned char *)s, len, &cp);
+}
+
 bool sipas_utf8_valid(const char *s, size_t len)
 {
 	const unsigned char *p = (const unsigned char *)s;

@@ -340,36 +340,6 @@ static bool blank(const char *s, size_t n)
 
 /* ---- JSON ---- */
 
-/* Length of the strict UTF-8 character at s (len >= 1 bytes), 0 when the
- * bytes are not one. */
-static size_t utf8_char(const unsigned char *s, size_t len)
-{
-	uint32_t c = s[0];
-	size_t n, i;
-
-	if (c < 0x80)
-		return 1;
-	if (c >= 0xC2 && c <= 0xDF)
-		n = 2, c &= 0x1F;
-	else if (c >= 0xE0 && c <= 0xEF)
-		n = 3, c &= 0x0F;
-	else if (c >= 0xF0 && c <= 0xF4)
-		n = 4, c &= 0x07;
-	else
-		return 0;
-	if (len < n)
-		return 0;
-	for (i = 1; i < n; i++) {
-		if ((s[i] & 0xC0) != 0x80)
-			return 0;
-		c = (c << 6) | (s[i] & 0x3F);
-	}
-	if ((n == 3 && c < 0x800) || (n == 4 && c < 0x10000) || c > 0x10FFFF ||
-	    (c >= 0xD800 && c <= 0xDFFF))
-		return 0;
-	return n;
-}
-
 /* Invalid UTF-8 found in a line is replaced by this character (U+FFFF,
  * a noncharacter) so that jansson can parse the line; the walk then
  * refuses, as bad_utf8, the first string or key holding it, naming the
@@ -389,7 +359,7 @@ static const char *sanitize(sipas_input *in, const char *s, size_t n,
 		in->scratch = sipas_xmalloc(in->scratch_cap);
 	}
 	while (i < n) {
-		c = utf8_char(p + i, n - i);
+		c = sipas_utf8_char((const char *)p + i, n - i);
 		if (c == 0) {
 			memcpy(in->scratch + k, MARK, 3);
 			k += 3;
@@ -695,7 +665,7 @@ static void scrub(char *s)
 	size_t len = strlen(s), i = 0, n;
 
 	while (i < len) {
-		n = utf8_char((const unsigned char *)s + i, len - i);
+		n = sipas_utf8_char(s + i, len - i);
 		if (n == 0) {
 			s[i++] = '?';
 			continue;

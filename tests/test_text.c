@@ -65,6 +65,19 @@ static const struct {
 };
 #define NID (sizeof id_cases / sizeof id_cases[0])
 
+/* One character's length, or 0 where no strict UTF-8 character starts. */
+START_TEST(test_text_utf8_char)
+{
+	ck_assert_uint_eq(sipas_utf8_char("a", 1), 1);
+	ck_assert_uint_eq(sipas_utf8_char("\xE1\xBB\x87x", 4), 3); /* ệ */
+	ck_assert_uint_eq(sipas_utf8_char("\xF0\x9F\x98\x80", 4), 4);
+	ck_assert_uint_eq(sipas_utf8_char("\xE1\xBB", 2), 0);  /* truncated */
+	ck_assert_uint_eq(sipas_utf8_char("\xC0\x80", 2), 0);  /* overlong */
+	ck_assert_uint_eq(sipas_utf8_char("\xED\xA0\x80", 3), 0); /* surrogate */
+	ck_assert_uint_eq(sipas_utf8_char("\x80", 1), 0);       /* stray */
+}
+END_TEST
+
 START_TEST(test_text_id_rule)
 {
 	const char *id = id_cases[_i].id;
@@ -127,6 +140,7 @@ int main(void)
 	tcase_add_test(tc, test_text_vietnamese_length_is_bytes);
 	tcase_add_loop_test(tc, test_text_id_rule, 0, (int)NID);
 	tcase_add_test(tc, test_text_width);
+	tcase_add_test(tc, test_text_utf8_char);
 	tcase_add_test(tc, test_text_boundary_and_clip);
 	suite_add_tcase(s, tc);
 	return tu_run(s);
