@@ -664,13 +664,17 @@ static bool read_record(struct cells *cs, const void *rec, size_t len)
 		if (kind == 0) {
 			int64_t min = varint_get_z(&r);
 
+			/* The rules of sipas_counts_decode: a record the worker
+			 * and the snapshot refuse must not pass here. */
 			n = varint_get_u(&r);
-			if (r.bad || n > (uint64_t)(r.end - r.p))
+			if (r.bad || n == 0 || n > SIPAS_MAX_SCALE_LEVELS ||
+			    n > (uint64_t)(r.end - r.p))
 				return false;
 			add_cell(cs, id, idlen, CELL_NA, 0, varint_get_u(&r));
 			for (uint64_t k = 0; k < n; k++)
 				add_cell(cs, id, idlen, CELL_LEVEL,
-					 min + (int64_t)k, varint_get_u(&r));
+					 (int64_t)((uint64_t)min + k),
+					 varint_get_u(&r));
 		} else if (kind == 1 || kind == 2) {
 			add_cell(cs, id, idlen,
 				 kind == 1 ? CELL_CODES_ANSWERED

@@ -635,6 +635,56 @@ START_TEST(test_verify_reports_damaged_records)
 }
 END_TEST
 
+/* A criterion entry with no levels: sipas_counts_decode refuses the
+ * record (the worker and the snapshot cannot read it), so verify must
+ * report it as damaged, not agree with it. */
+START_TEST(test_verify_refuses_what_the_codec_refuses)
+{
+	struct fx fx;
+	struct diffs ds;
+	struct raw w;
+	char kbuf[256];
+	MDB_val k = counter_key("T-2024", "MS", "direct", kbuf), v;
+	sipas_def *d = NULL;
+	sipas_counts *c, *again;
+	sipas_buf out;
+	sipas_diag diag = {{0}};
+	MDB_dbi dbi;
+
+	setup(&fx, 200);
+	ck_assert_err(sipas_store_load_definition(fx.s, "T-2024", &d, NULL,
+						  &diag), SIPAS_OK);
+	close_store(&fx);
+	dbi = raw_begin(&w, fx.dir, "counters");
+	ck_assert_int_eq(mdb_get(w.txn, dbi, &k, &v), 0);
+	c = sipas_counts_new(d, sipas_def_find_form(d, "direct", 6));
+	ck_assert_err(sipas_counts_decode(c, v.mv_data, v.mv_size), SIPAS_OK);
+	/* criterion entry "ZZ": min 1 (zigzag 2), 0 levels, 0 n/a */
+	ck_assert_err(sipas_buf_append(&c->carry, "\x00\x02ZZ\x02\x00\x00", 7),
+		      SIPAS_OK);
+	c->ncarry++;
+	sipas_buf_init(&out, 1 << 20);
+	ck_assert_err(sipas_counts_encode(c, &out), SIPAS_OK);
+	again = sipas_counts_new(d, sipas_def_find_form(d, "direct", 6));
+	ck_assert_err(sipas_counts_decode(again, out.data, out.len),
+		      SIPAS_E_MALFORMED);
+	v.mv_data = out.data;
+	v.mv_size = out.len;
+	ck_assert_int_eq(mdb_put(w.txn, dbi, &k, &v, 0), 0);
+	raw_commit(&w);
+	open_store(&fx);
+
+	verify(&fx, NULL, &ds);
+	ck_assert_diff(&ds, SIPAS_VERIFY_DAMAGED, "damaged T-2024/MS/direct: "
+		       "not a counter record");
+	sipas_counts_free(&again);
+	sipas_counts_free(&c);
+	sipas_buf_free(&out);
+	sipas_def_free(&d);
+	teardown(&fx);
+}
+END_TEST
+
 /* Records written under two revisions (a criterion added, an item
  * dropped, the scale widened) compare by meaning; entries of the first
  * format (no revision) are judged by the current revision. */
@@ -847,6 +897,7 @@ static Suite *verify_suite(void)
 	tcase_add_test(tc, test_verify_reports_a_response_stored_twice);
 	tcase_add_test(tc, test_verify_reports_seen_records);
 	tcase_add_test(tc, test_verify_reports_damaged_records);
+	tcase_add_test(tc, test_verify_refuses_what_the_codec_refuses);
 	tcase_add_test(tc, test_verify_agrees_across_revisions);
 	tcase_add_test(tc, test_verify_reports_responses_invalid_for_their_revision);
 	tcase_add_test(tc, test_verify_by_campaign);
