@@ -93,10 +93,8 @@ static sipas_err inspect(const char *dest, sipas_backup_info *info,
 	uint64_t n[3] = {0, 0, 0};
 	MDB_env *env = NULL;
 	MDB_txn *txn = NULL;
-	MDB_cursor *cur = NULL;
 	MDB_dbi dbi;
 	MDB_stat st;
-	MDB_val key, val;
 	int rc;
 
 	rc = mdb_env_create(&env);
@@ -112,15 +110,8 @@ static sipas_err inspect(const char *dest, sipas_backup_info *info,
 			rc = mdb_stat(txn, dbi, &st);
 		if (rc == 0)
 			n[i] = st.ms_entries;
-		if (rc == 0 && i == 0 && st.ms_entries > 0) {
-			rc = mdb_cursor_open(txn, dbi, &cur);
-			if (rc == 0)
-				rc = mdb_cursor_get(cur, &key, &val, MDB_LAST);
-			if (rc == 0 && key.mv_size == 8)
-				info->last_response = store_get_be64(key.mv_data);
-			if (cur != NULL)
-				mdb_cursor_close(cur);
-		}
+		if (rc == 0 && i == 0)
+			rc = store_last_seq(txn, dbi, &info->last_response);
 	}
 	if (txn != NULL)
 		mdb_txn_abort(txn);

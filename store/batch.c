@@ -100,22 +100,9 @@ uint64_t sipas_batch_last_txnid(const sipas_batch *b)
 /* The next free sequence number of an append-only database. */
 static int next_seq(MDB_txn *txn, MDB_dbi dbi, uint64_t *out)
 {
-	MDB_cursor *cur;
-	MDB_val k, v;
-	int rc = mdb_cursor_open(txn, dbi, &cur);
+	int rc = store_last_seq(txn, dbi, out);
 
-	if (rc != 0)
-		return rc;
-	rc = mdb_cursor_get(cur, &k, &v, MDB_LAST);
-	if (rc == MDB_NOTFOUND) {
-		*out = 1;
-		rc = 0;
-	} else if (rc == 0 && k.mv_size == 8) {
-		*out = store_get_be64(k.mv_data) + 1;
-	} else if (rc == 0) {
-		rc = MDB_CORRUPTED;
-	}
-	mdb_cursor_close(cur);
+	*out += 1;
 	return rc;
 }
 
@@ -157,12 +144,7 @@ sipas_err sipas_batch_begin(sipas_batch *b, sipas_diag *diag)
 
 	if (b->txn != NULL)
 		return SIPAS_OK;
-	rc = mdb_txn_begin(b->s->env, NULL, 0, &b->txn);
-	if (rc == MDB_MAP_RESIZED) {
-		/* Another process grew the map: adopt its size and retry. */
-		mdb_env_set_mapsize(b->s->env, 0);
-		rc = mdb_txn_begin(b->s->env, NULL, 0, &b->txn);
-	}
+	rc = store_txn_begin(b->s, 0, &b->txn);
 	if (rc != 0) {
 		b->txn = NULL;
 		return store_fail(rc, "begin", diag);

@@ -159,6 +159,40 @@ static sipas_err sync_dirs(const char *dir, sipas_diag *diag)
 	return store_sync_dir(parent, diag);
 }
 
+int store_txn_begin(sipas_store *s, unsigned flags, MDB_txn **txn)
+{
+	int rc = mdb_txn_begin(s->env, NULL, flags, txn);
+
+	if (rc == MDB_MAP_RESIZED) {
+		/* Another process grew the map: adopt its size and retry. */
+		mdb_env_set_mapsize(s->env, 0);
+		rc = mdb_txn_begin(s->env, NULL, flags, txn);
+	}
+	if (rc != 0)
+		*txn = NULL;
+	return rc;
+}
+
+int store_last_seq(MDB_txn *txn, MDB_dbi dbi, uint64_t *last)
+{
+	MDB_cursor *cur;
+	MDB_val k, v;
+	int rc = mdb_cursor_open(txn, dbi, &cur);
+
+	*last = 0;
+	if (rc != 0)
+		return rc;
+	rc = mdb_cursor_get(cur, &k, &v, MDB_LAST);
+	if (rc == MDB_NOTFOUND)
+		rc = 0;
+	else if (rc == 0 && k.mv_size == 8)
+		*last = store_get_be64(k.mv_data);
+	else if (rc == 0)
+		rc = MDB_CORRUPTED;
+	mdb_cursor_close(cur);
+	return rc;
+}
+
 /* Create the named databases and the format mark, or check the mark. */
 static sipas_err init_dbs(sipas_store *s, sipas_diag *diag)
 {
@@ -168,7 +202,7 @@ static sipas_err init_dbs(sipas_store *s, sipas_diag *diag)
 	sipas_err rv = SIPAS_OK;
 	int rc;
 
-	rc = mdb_txn_begin(s->env, NULL, 0, &txn);
+	rc = store_txn_begin(s, 0, &txn);
 	if (rc != 0)
 		return lmdb_fail(rc, "begin", diag);
 	for (int i = 0; i < DB_COUNT; i++) {
@@ -341,7 +375,7 @@ static int define_txn(sipas_store *s, const char *json, size_t len,
 	int rc;
 
 	*unchanged = false;
-	rc = mdb_txn_begin(s->env, NULL, 0, &txn);
+	rc = store_txn_begin(s, 0, &txn);
 	if (rc != 0)
 		return rc;
 	rc = mdb_get(txn, s->dbi[DB_CAMPAIGNS], &ckey, &cval);
@@ -473,7 +507,7 @@ sipas_err sipas_store_load_definition(sipas_store *s, const char *campaign,
 		sipas_diag_set(diag, "%s: no campaign %.64s...", s->dir, campaign);
 		return SIPAS_E_NOT_FOUND;
 	}
-	rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn);
+	rc = store_txn_begin(s, MDB_RDONLY, &txn);
 	if (rc != 0)
 		return lmdb_fail(rc, "begin", diag);
 	rv = store_find_campaign(s, txn, campaign, &r, diag);
@@ -513,7 +547,7 @@ sipas_err sipas_store_campaigns(sipas_store *s, sipas_revision *revs,
 	int rc;
 
 	*n = 0;
-	rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn);
+	rc = store_txn_begin(s, MDB_RDONLY, &txn);
 	if (rc == 0)
 		rc = mdb_cursor_open(txn, s->dbi[DB_CAMPAIGNS], &cur);
 	if (rc != 0) {

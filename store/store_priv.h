@@ -65,6 +65,15 @@ size_t store_stats_key(unsigned char *key, const char *campaign);
 size_t store_seen_key(unsigned char *key, const char *campaign,
 		      const char *id);
 
+/* mdb_txn_begin on s's environment, adopting a map another process grew
+ * (MDB_MAP_RESIZED) and retrying once. *txn is NULL on failure. */
+int store_txn_begin(sipas_store *s, unsigned flags, MDB_txn **txn);
+
+/* The last sequence key of an append-only database (`responses`,
+ * `quarantine`): *last is 0 when it is empty. MDB_CORRUPTED (and 0) when
+ * the last key is not 8 bytes. */
+int store_last_seq(MDB_txn *txn, MDB_dbi dbi, uint64_t *last);
+
 /* fsync folder `path` (SIPAS_E_IO with the system text in diag). */
 sipas_err store_sync_dir(const char *path, sipas_diag *diag);
 /* The folder holding `path` ("." when it names none), into out. */

@@ -1086,22 +1086,15 @@ static sipas_err known_campaign(struct verify *v, sipas_diag *diag)
  * responses is not followed: records naming such numbers are reported. */
 static sipas_err size_back(struct verify *v, sipas_diag *diag)
 {
-	MDB_cursor *cur = NULL;
-	MDB_val key, val;
 	MDB_stat st;
 	uint64_t last = 0;
 	int rc;
 
 	rc = mdb_stat(v->txn, v->s->dbi[DB_RESPONSES], &st);
 	if (rc == 0)
-		rc = mdb_cursor_open(v->txn, v->s->dbi[DB_RESPONSES], &cur);
-	if (rc == 0)
-		rc = mdb_cursor_get(cur, &key, &val, MDB_LAST);
-	if (rc == 0 && key.mv_size == 8)
-		last = store_get_be64(key.mv_data);
-	if (cur != NULL)
-		mdb_cursor_close(cur);
-	if (rc != 0 && rc != MDB_NOTFOUND)
+		rc = store_last_seq(v->txn, v->s->dbi[DB_RESPONSES], &last);
+	/* A damaged last key is reported by the walk; size from the count. */
+	if (rc != 0 && rc != MDB_CORRUPTED)
 		return store_fail(rc, "responses", diag);
 	v->nback = last + 1;
 	if (v->nback > 2 * (uint64_t)st.ms_entries + 1024)
@@ -1148,12 +1141,7 @@ sipas_err sipas_verify_store(sipas_store *s, const char *campaign,
 	v->r = sipas_xmalloc(sizeof *v->r);
 	v->chk = sipas_xmalloc(sizeof *v->chk);
 	sipas_buf_init(&v->enc, RECORD_MAX);
-	rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &v->txn);
-	if (rc == MDB_MAP_RESIZED) {
-		/* A writer grew the map since the store was opened. */
-		mdb_env_set_mapsize(s->env, 0);
-		rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &v->txn);
-	}
+	rc = store_txn_begin(s, MDB_RDONLY, &v->txn);
 	if (rc != 0) {
 		v->txn = NULL;
 		rv = store_fail(rc, "begin", diag);

@@ -22,7 +22,7 @@ sipas_err sipas_view_open(sipas_store *s, sipas_view **out, sipas_diag *diag)
 	*out = NULL;
 	v = sipas_xcalloc(1, sizeof *v);
 	v->s = s;
-	rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &v->txn);
+	rc = store_txn_begin(s, MDB_RDONLY, &v->txn);
 	if (rc != 0) {
 		free(v);
 		return store_fail(rc, "begin view", diag);
