@@ -21,14 +21,14 @@
  */
 static sipas_err prepare(const char *dest, bool *created, sipas_diag *diag)
 {
-	char path[4096];
 	struct stat st;
 	struct dirent *de;
 	DIR *d;
 	size_t n = strlen(dest);
 
 	*created = false;
-	if (n == 0 || n >= sizeof path - sizeof "/" SIPAS_BACKUP_PARTIAL) {
+	/* Room for DEST/.data.mdb.partial in a 4096-byte path. */
+	if (n == 0 || n >= 4096 - sizeof "/" SIPAS_BACKUP_PARTIAL) {
 		sipas_diag_set(diag, "backup folder name is empty or too long");
 		return SIPAS_E_USAGE;
 	}
@@ -37,18 +37,8 @@ static sipas_err prepare(const char *dest, bool *created, sipas_diag *diag)
 			sipas_diag_set(diag, "%s: %s", dest, strerror(errno));
 			return SIPAS_E_IO;
 		}
-		memcpy(path, dest, n + 1);
-		for (size_t i = 1; i <= n; i++) {
-			if (path[i] != '/' && path[i] != '\0')
-				continue;
-			path[i] = '\0';
-			if (mkdir(path, 0750) != 0 && errno != EEXIST) {
-				sipas_diag_set(diag, "%s: %s", path,
-					       strerror(errno));
-				return SIPAS_E_IO;
-			}
-			path[i] = i < n ? '/' : '\0';
-		}
+		if (store_make_dirs(dest, diag) != SIPAS_OK)
+			return SIPAS_E_IO;
 		*created = true;
 		return SIPAS_OK;
 	}

@@ -88,14 +88,13 @@ sipas_err sipas_store_default_dir(char *out, size_t len)
 	return n < 0 || (size_t)n >= len ? SIPAS_E_TOO_LARGE : SIPAS_OK;
 }
 
-/* mkdir -p with mode 0750 for the parts it creates. */
-static sipas_err make_dirs(const char *dir, sipas_diag *diag)
+sipas_err store_make_dirs(const char *dir, sipas_diag *diag)
 {
 	char path[4096];
 	size_t n = strlen(dir);
 
 	if (n == 0 || n >= sizeof path) {
-		sipas_diag_set(diag, "store folder name is empty or too long");
+		sipas_diag_set(diag, "folder name is empty or too long");
 		return SIPAS_E_IO;
 	}
 	memcpy(path, dir, n + 1);
@@ -250,7 +249,7 @@ sipas_err sipas_store_open(sipas_store **out, const char *dir,
 	int rc, dead = 0;
 
 	*out = NULL;
-	rv = make_dirs(dir, diag);
+	rv = store_make_dirs(dir, diag);
 	if (rv != SIPAS_OK)
 		return rv;
 	s = sipas_xcalloc(1, sizeof *s);

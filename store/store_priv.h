@@ -74,6 +74,9 @@ int store_txn_begin(sipas_store *s, unsigned flags, MDB_txn **txn);
  * the last key is not 8 bytes. */
 int store_last_seq(MDB_txn *txn, MDB_dbi dbi, uint64_t *last);
 
+/* mkdir -p with mode 0750 for the parts it creates. */
+sipas_err store_make_dirs(const char *dir, sipas_diag *diag);
+
 /* fsync folder `path` (SIPAS_E_IO with the system text in diag). */
 sipas_err store_sync_dir(const char *path, sipas_diag *diag);
 /* The folder holding `path` ("." when it names none), into out. */

@@ -122,6 +122,11 @@ expect_status 1 "backup: DEST is a file" -- "$ADMIN" --store "$STORE" backup "$T
 if grep -q "not a folder" "$TMP/err"; then ok; else bad "not a folder: $(cat "$TMP/err")"; fi
 mkdir "$TMP/empty"
 expect_status 0 "backup into an empty folder" -- "$ADMIN" --store "$STORE" backup "$TMP/empty"
+# A copy that cannot be written (file size limit: EFBIG) is an error, exit
+# 2, and leaves no folder under the name it was asked for.
+expect_status 2 "backup: write fails" -- sh -c 'trap "" XFSZ; ulimit -f 4; exec "$0" --store "$1" backup "$2"' \
+	"$ADMIN" "$STORE" "$TMP/bfail/one"
+if [ ! -e "$TMP/bfail/one" ]; then ok; else bad "failed backup left $TMP/bfail/one"; fi
 expect_status 0 "campaigns of the backup" -- "$ADMIN" --store "$TMP/backups/b1" campaigns
 expect_out "^VN-2025 *revision 1-"
 expect_status 0 "verify the backup" -- "$ADMIN" --store "$TMP/backups/b1" verify
