@@ -31,6 +31,15 @@ void *sipas_xcalloc(size_t count, size_t size)
 	return p;
 }
 
+void *sipas_xrealloc(void *p, size_t n)
+{
+	void *q = realloc(p, n ? n : 1);
+
+	if (q == NULL)
+		die(n);
+	return q;
+}
+
 char *sipas_xstrndup(const char *s, size_t n)
 {
 	char *p = sipas_xmalloc(n + 1);

@@ -17,5 +17,7 @@
 void *sipas_xmalloc(size_t n);
 void *sipas_xcalloc(size_t count, size_t size);
 char *sipas_xstrndup(const char *s, size_t n);
+/* realloc with the same policy; p may be NULL. */
+void *sipas_xrealloc(void *p, size_t n);
 
 #endif

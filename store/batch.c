@@ -192,9 +192,8 @@ static sipas_err campaign_of(sipas_batch *b, const char *id,
 		if (b->capcamps >= 4096)
 			return SIPAS_OK;
 		b->capcamps = b->capcamps ? 2 * b->capcamps : 8;
-		b->camps = realloc(b->camps, b->capcamps * sizeof *b->camps);
-		if (b->camps == NULL)
-			abort();
+		b->camps = sipas_xrealloc(b->camps,
+					  b->capcamps * sizeof *b->camps);
 	}
 	c = &b->camps[b->ncamps];
 	memset(c, 0, sizeof *c);

@@ -246,7 +246,7 @@ sipas_err sipas_store_open(sipas_store **out, const char *dir,
 	size_t map_size = opts != NULL && opts->map_size ? opts->map_size
 							 : SIPAS_STORE_MAP_DEFAULT;
 	sipas_err rv;
-	int rc, dead = 0;
+	int rc;
 
 	*out = NULL;
 	rv = store_make_dirs(dir, diag);
@@ -272,7 +272,7 @@ sipas_err sipas_store_open(sipas_store **out, const char *dir,
 	}
 	/* A killed reader (e.g. sipas-snapshot) leaves its slot taken, which
 	 * pins old pages and makes the file grow; free such slots now. */
-	mdb_reader_check(s->env, &dead);
+	mdb_reader_check(s->env, NULL);
 	rv = init_dbs(s, diag);
 	if (rv == SIPAS_OK)
 		rv = sync_dirs(dir, diag);

@@ -114,10 +114,7 @@ const char *sipas_verify_kind_name(sipas_verify_kind k)
 static void *grow(void *p, size_t *cap, size_t size)
 {
 	*cap = *cap ? 2 * *cap : 16;
-	p = realloc(p, *cap * size);
-	if (p == NULL)
-		abort();  /* out of memory: see sipas_oom.h */
-	return p;
+	return sipas_xrealloc(p, *cap * size);
 }
 
 /* ---- reporting ---- */
