@@ -456,7 +456,6 @@ static sipas_err walk_responses(struct verify *v, sipas_diag *diag)
 			problem(v, SIPAS_VERIFY_DAMAGED, "not a response entry");
 			continue;
 		}
-		memset(&fault, 0, sizeof fault);
 		if (sipas_response_decode(e.raw, e.rawlen, v->r, &fault) !=
 		    SIPAS_OK) {
 			/* Its campaign is unknown: reported whatever is
@@ -1065,10 +1064,9 @@ static sipas_err known_campaign(struct verify *v, sipas_diag *diag)
 	MDB_val key = {0, k}, val;
 	sipas_err rv;
 
-	if (strlen(v->only) == 0 || strlen(v->only) > SIPAS_DEF_ID_MAX) {
-		sipas_diag_set(diag, "%s: no campaign %.64s", v->s->dir, v->only);
+	/* SIPAS_E_NOT_FOUND: the caller says which campaign is missing. */
+	if (strlen(v->only) == 0 || strlen(v->only) > SIPAS_DEF_ID_MAX)
 		return SIPAS_E_NOT_FOUND;
-	}
 	rv = store_find_campaign(v->s, v->txn, v->only, &rev, diag);
 	if (rv != SIPAS_E_NOT_FOUND)
 		return rv;
