@@ -19,12 +19,36 @@ struct campaign {
 	bool touched;
 };
 
-/* Counter deltas of one (definition, unit, form) in the open batch. */
-struct touched {
+/*
+ * Counters of one (definition, unit, form). `whole`: counts holds the
+ * stored record as of our last commit plus the open batch's responses,
+ * so the next commit only encodes it. Otherwise counts holds the open
+ * batch's responses alone and the commit adds the stored record first.
+ */
+struct rec {
 	const sipas_def *def;
 	uint32_t unit, form;
+	bool whole;
+	bool dirty;                /* changed by the open batch */
 	sipas_counts *counts;
+	size_t bytes;              /* sipas_counts_footprint once whole */
 };
+
+/*
+ * Whole records are kept across commits while this batch is the store's
+ * only writer, so that a commit does not read and decode every record it
+ * rewrites. They are dropped (and records read again) when another writer
+ * may have committed in between - the id of a new write transaction is
+ * not the one after our last writing commit -, when a definition is
+ * reloaded, and on any failure: a failed commit or an abort must never
+ * leave the cache ahead of the store. The kept records are bounded by
+ * SIPAS_BATCH_CACHE_MAX bytes (a record of a 24-criterion form takes
+ * about 2 KiB: 5,000 (unit, form) pairs fit in 10 MiB); past it, the
+ * records the last commit did not write go first, then all.
+ */
+#ifndef SIPAS_BATCH_CACHE_MAX
+#define SIPAS_BATCH_CACHE_MAX ((size_t)32 << 20)
+#endif
 
 struct sipas_batch {
 	sipas_store *s;
@@ -32,12 +56,22 @@ struct sipas_batch {
 	size_t size;
 	uint64_t next_response, next_quarantine;  /* 0 = not read yet */
 	uint64_t last_txnid;
+	/* The id of our last commit that wrote, 0: none. LMDB gives the next
+	 * write transaction this id + 1 unless another writer committed in
+	 * between: then the sequences and records kept are stale. */
+	uint64_t write_txnid;
+	bool wrote;                /* the open transaction changed something */
 
 	struct campaign *camps;
 	size_t ncamps, capcamps;
 
-	struct touched *tab;       /* open addressing, power of two */
-	size_t tabcap, ntouched;
+	struct rec **tab;          /* open addressing, power of two */
+	size_t tabcap, nrecs;
+	struct rec **dirty;        /* records the open batch changed */
+	size_t ndirty, capdirty;
+	size_t cache_bytes;        /* sum of bytes of the whole records */
+	unsigned char *enc;        /* scratch for encoded records */
+	size_t enccap;
 
 	sipas_buf rec;             /* scratch for records */
 };
@@ -53,12 +87,63 @@ sipas_batch *sipas_batch_new(sipas_store *s)
 	return b;
 }
 
-static void drop_touched(sipas_batch *b)
+static void rec_free(struct rec **rp)
 {
-	for (size_t i = 0; i < b->tabcap; i++)
-		sipas_counts_free(&b->tab[i].counts);
-	memset(b->tab, 0, b->tabcap * sizeof *b->tab);
-	b->ntouched = 0;
+	if (*rp == NULL)
+		return;
+	sipas_counts_free(&(*rp)->counts);
+	free(*rp);
+	*rp = NULL;
+}
+
+/* Forget every record: the next commit reads what it rewrites. */
+static void drop_cache(sipas_batch *b)
+{
+	for (size_t i = 0; i < b->tabcap && b->nrecs > 0; i++)
+		if (b->tab[i] != NULL) {
+			rec_free(&b->tab[i]);
+			b->nrecs--;
+		}
+	b->ndirty = 0;
+	b->cache_bytes = 0;
+}
+
+static size_t rec_hash(uint32_t unit, uint32_t form, size_t cap)
+{
+	return (unit * 31u + form) & (cap - 1);
+}
+
+/* Put r in a table of capacity cap (it has a free slot). */
+static void rec_insert(struct rec **tab, size_t cap, struct rec *r)
+{
+	size_t h = rec_hash(r->unit, r->form, cap);
+
+	while (tab[h] != NULL)
+		h = (h + 1) & (cap - 1);
+	tab[h] = r;
+}
+
+/* Rebuild the table at capacity cap, keeping only the records `keep`
+ * accepts (all when NULL). */
+static void rehash(sipas_batch *b, size_t cap, bool (*keep)(const struct rec *))
+{
+	struct rec **old = b->tab;
+	size_t oldcap = b->tabcap;
+
+	b->tab = sipas_xcalloc(cap, sizeof *b->tab);
+	b->tabcap = cap;
+	for (size_t i = 0; i < oldcap; i++) {
+		if (old[i] == NULL)
+			continue;
+		if (keep == NULL || keep(old[i])) {
+			rec_insert(b->tab, cap, old[i]);
+		} else {
+			b->cache_bytes -= old[i]->bytes;
+			b->nrecs--;
+			rec_free(&old[i]);
+		}
+	}
+	free(old);
 }
 
 void sipas_batch_free(sipas_batch **bp)
@@ -69,8 +154,10 @@ void sipas_batch_free(sipas_batch **bp)
 		return;
 	b = *bp;
 	sipas_batch_abort(b);
-	drop_touched(b);
+	drop_cache(b);
 	free(b->tab);
+	free(b->dirty);
+	free(b->enc);
 	for (size_t i = 0; i < b->ncamps; i++)
 		sipas_def_free(&b->camps[i].def);
 	free(b->camps);
@@ -116,6 +203,9 @@ static sipas_err refresh(sipas_batch *b, sipas_diag *diag)
 						   &now, NULL);
 
 		if (rv == SIPAS_E_NOT_FOUND) {
+			/* Records are keyed by the definition's address. */
+			if (c->def != NULL)
+				drop_cache(b);
 			sipas_def_free(&c->def);
 			c->present = false;
 			continue;
@@ -127,6 +217,7 @@ static sipas_err refresh(sipas_batch *b, sipas_diag *diag)
 		}
 		if (c->present && now.seq == c->rev.seq)
 			continue;
+		drop_cache(b);
 		sipas_def_free(&c->def);
 		rv = store_load_revision(b->s, b->txn, &now, &c->def, diag);
 		if (rv != SIPAS_OK)
@@ -150,6 +241,13 @@ sipas_err sipas_batch_begin(sipas_batch *b, sipas_diag *diag)
 		return store_fail(rc, "begin", diag);
 	}
 	b->size = 0;
+	b->wrote = false;
+	/* Another writer (sipas-admin replay, another worker) committed
+	 * since our last commit: what we kept may be behind the store. */
+	if (mdb_txn_id(b->txn) != b->write_txnid + 1) {
+		drop_cache(b);
+		b->next_response = b->next_quarantine = 0;
+	}
 	if (b->next_response == 0)
 		rc = next_seq(b->txn, b->s->dbi[DB_RESPONSES], &b->next_response);
 	if (rc == 0 && b->next_quarantine == 0)
@@ -229,42 +327,40 @@ sipas_err sipas_batch_definition(sipas_batch *b, const char *campaign,
 	return SIPAS_OK;
 }
 
-/* Counter deltas of (d, unit, form), created on first use. */
+/* The counters of (d, unit, form) that the open batch adds to, created on
+ * first use and marked dirty. */
 static sipas_counts *deltas(sipas_batch *b, const sipas_def *d,
 			    const sipas_unit *u, const sipas_form *f)
 {
-	size_t mask, h;
+	struct rec *r;
+	size_t h;
 
-	if (2 * (b->ntouched + 1) > b->tabcap) {
-		struct touched *old = b->tab;
-		size_t oldcap = b->tabcap;
-
-		b->tabcap *= 2;
-		b->tab = sipas_xcalloc(b->tabcap, sizeof *b->tab);
-		for (size_t i = 0; i < oldcap; i++) {
-			if (old[i].counts == NULL)
-				continue;
-			h = (old[i].unit * 31u + old[i].form) & (b->tabcap - 1);
-			while (b->tab[h].counts != NULL)
-				h = (h + 1) & (b->tabcap - 1);
-			b->tab[h] = old[i];
+	if (2 * (b->nrecs + 1) > b->tabcap)
+		rehash(b, 2 * b->tabcap, NULL);
+	for (h = rec_hash(u->index, f->index, b->tabcap); b->tab[h] != NULL;
+	     h = (h + 1) & (b->tabcap - 1)) {
+		r = b->tab[h];
+		if (r->def == d && r->unit == u->index && r->form == f->index)
+			goto found;
+	}
+	r = sipas_xcalloc(1, sizeof *r);
+	r->def = d;
+	r->unit = u->index;
+	r->form = f->index;
+	r->counts = sipas_counts_new(d, f);
+	b->tab[h] = r;
+	b->nrecs++;
+found:
+	if (!r->dirty) {
+		if (b->ndirty == b->capdirty) {
+			b->capdirty = b->capdirty ? 2 * b->capdirty : 256;
+			b->dirty = sipas_xrealloc(b->dirty,
+						  b->capdirty * sizeof *b->dirty);
 		}
-		free(old);
+		b->dirty[b->ndirty++] = r;
+		r->dirty = true;
 	}
-	mask = b->tabcap - 1;
-	for (h = (u->index * 31u + f->index) & mask; b->tab[h].counts != NULL;
-	     h = (h + 1) & mask) {
-		struct touched *t = &b->tab[h];
-
-		if (t->def == d && t->unit == u->index && t->form == f->index)
-			return t->counts;
-	}
-	b->tab[h].def = d;
-	b->tab[h].unit = u->index;
-	b->tab[h].form = f->index;
-	b->tab[h].counts = sipas_counts_new(d, f);
-	b->ntouched++;
-	return b->tab[h].counts;
+	return r->counts;
 }
 
 /* Look up (campaign, id) in `seen`: 0 and the stored value, or
@@ -282,11 +378,14 @@ static int seen_put(sipas_batch *b, MDB_val *k, const unsigned char hash[16],
 {
 	unsigned char val[SEEN_LEN];
 	MDB_val v = {SEEN_LEN, val};
+	int rc;
 
 	memcpy(val, hash, 16);
 	val[16] = (unsigned char)state;
 	store_put_le(val + 17, seq, 8);
-	return mdb_put(b->txn, b->s->dbi[DB_SEEN], k, &v, 0);
+	rc = mdb_put(b->txn, b->s->dbi[DB_SEEN], k, &v, 0);
+	b->wrote |= rc == 0;
+	return rc;
 }
 
 /* Append raw with its origin under a new sequence key of dbi. */
@@ -307,6 +406,7 @@ static int append_raw(sipas_batch *b, int db, uint64_t seq, uint32_t revision,
 	rc = mdb_put(b->txn, b->s->dbi[db], &k, &v, MDB_APPEND | MDB_RESERVE);
 	if (rc != 0)
 		return rc;
+	b->wrote = true;
 	p = v.mv_data;
 	p[0] = STORE_ENTRY_VERSION;
 	store_put_le(p + 1, (uint64_t)from->received_ms, 8);
@@ -370,6 +470,7 @@ sipas_err sipas_batch_add(sipas_batch *b, const sipas_def *d,
 			rc = mdb_del(b->txn, b->s->dbi[DB_QUARANTINE], &qkey, NULL);
 			if (rc != 0 && rc != MDB_NOTFOUND)
 				return fail_txn(b, rc, "quarantine", diag);
+			b->wrote |= rc == 0;
 			camp->delta.quarantined--;  /* wraps; summed as deltas */
 		}
 	} else if (rc != MDB_NOTFOUND && rc != 0) {
@@ -443,30 +544,42 @@ sipas_err sipas_batch_quarantine(sipas_batch *b, const sipas_response *r,
 	return SIPAS_OK;
 }
 
-/* Merge the deltas of one (unit, form) into its stored record. */
-static int write_counts(sipas_batch *b, const struct touched *t)
+/* Write the counters of r: the stored record is read and added first,
+ * unless r already holds it (whole). */
+static int write_counts(sipas_batch *b, struct rec *r)
 {
-	const sipas_def *d = t->def;
+	const sipas_def *d = r->def;
 	const char *campaign = sipas_def_campaign(d)->id;
 	unsigned char key[STORE_KEY_MAX];
 	MDB_val k = {0, key}, v;
+	size_t max;
 	int rc;
 
-	k.mv_size = store_counter_key(key, campaign, sipas_def_unit(d, t->unit)->id,
-				      sipas_def_form(d, t->form)->id);
-	rc = mdb_get(b->txn, b->s->dbi[DB_COUNTERS], &k, &v);
-	if (rc == 0) {
-		if (sipas_counts_decode(t->counts, v.mv_data, v.mv_size) != SIPAS_OK)
-			return MDB_CORRUPTED;
-	} else if (rc != MDB_NOTFOUND) {
-		return rc;
+	k.mv_size = store_counter_key(key, campaign, sipas_def_unit(d, r->unit)->id,
+				      sipas_def_form(d, r->form)->id);
+	if (!r->whole) {
+		rc = mdb_get(b->txn, b->s->dbi[DB_COUNTERS], &k, &v);
+		if (rc == 0) {
+			if (sipas_counts_decode(r->counts, v.mv_data, v.mv_size) !=
+			    SIPAS_OK)
+				return MDB_CORRUPTED;
+		} else if (rc != MDB_NOTFOUND) {
+			return rc;
+		}
+		r->whole = true;
+		r->bytes = sipas_counts_footprint(r->counts);
+		b->cache_bytes += r->bytes;
 	}
-	sipas_buf_reset(&b->rec);
-	if (sipas_counts_encode(t->counts, &b->rec) != SIPAS_OK)
-		return MDB_BAD_VALSIZE;
-	v.mv_data = b->rec.data;
-	v.mv_size = b->rec.len;
-	return mdb_put(b->txn, b->s->dbi[DB_COUNTERS], &k, &v, 0);
+	max = sipas_counts_encoded_max(r->counts);
+	if (max > b->enccap) {
+		b->enccap = max;
+		b->enc = sipas_xrealloc(b->enc, max);
+	}
+	v.mv_data = b->enc;
+	v.mv_size = sipas_counts_encode_to(r->counts, b->enc);
+	rc = mdb_put(b->txn, b->s->dbi[DB_COUNTERS], &k, &v, 0);
+	b->wrote |= rc == 0;
+	return rc;
 }
 
 static int write_stats(sipas_batch *b, struct campaign *c)
@@ -489,43 +602,71 @@ static int write_stats(sipas_batch *b, struct campaign *c)
 		return MDB_BAD_VALSIZE;
 	v.mv_data = b->rec.data;
 	v.mv_size = b->rec.len;
-	return mdb_put(b->txn, b->s->dbi[DB_COUNTERS], &k, &v, 0);
+	rc = mdb_put(b->txn, b->s->dbi[DB_COUNTERS], &k, &v, 0);
+	b->wrote |= rc == 0;
+	return rc;
 }
 
-static void clear_deltas(sipas_batch *b)
+static void clear_stats(sipas_batch *b)
 {
-	drop_touched(b);
 	for (size_t i = 0; i < b->ncamps; i++) {
 		memset(&b->camps[i].delta, 0, sizeof b->camps[i].delta);
 		b->camps[i].touched = false;
 	}
 }
 
+static bool is_dirty(const struct rec *r)
+{
+	return r->dirty;
+}
+
+/* After a commit: the records just written stay; when they pass
+ * SIPAS_BATCH_CACHE_MAX, the others go, then all of them. */
+static void trim_cache(sipas_batch *b)
+{
+	if (b->cache_bytes > SIPAS_BATCH_CACHE_MAX)
+		rehash(b, b->tabcap, is_dirty);
+	for (size_t i = 0; i < b->ndirty; i++)
+		b->dirty[i]->dirty = false;
+	b->ndirty = 0;
+	if (b->cache_bytes > SIPAS_BATCH_CACHE_MAX)
+		drop_cache(b);
+}
+
 sipas_err sipas_batch_commit(sipas_batch *b, sipas_diag *diag)
 {
 	MDB_txn *txn = b->txn;
+	uint64_t id;
 	int rc = 0;
 
 	if (txn == NULL)
 		return SIPAS_OK;
-	for (size_t i = 0; i < b->tabcap && rc == 0; i++)
-		if (b->tab[i].counts != NULL)
-			rc = write_counts(b, &b->tab[i]);
+	for (size_t i = 0; i < b->ndirty && rc == 0; i++)
+		rc = write_counts(b, b->dirty[i]);
 	for (size_t i = 0; i < b->ncamps && rc == 0; i++)
 		if (b->camps[i].touched)
 			rc = write_stats(b, &b->camps[i]);
 	if (rc != 0)
 		return fail_txn(b, rc, "counters", diag);
-	b->last_txnid = mdb_txn_id(txn);
+	id = mdb_txn_id(txn);
+	b->last_txnid = id;
 	b->txn = NULL;
 	rc = mdb_txn_commit(txn);
-	clear_deltas(b);
+	clear_stats(b);
 	b->size = 0;
 	if (rc != 0) {
-		/* A failed commit leaves the sequences unknown: re-read them. */
+		/* A failed commit leaves the sequences unknown: re-read them.
+		 * The records hold what may not be stored: drop them. */
 		b->next_response = b->next_quarantine = 0;
+		drop_cache(b);
 		return store_fail(rc, "commit", diag);
 	}
+	/* A transaction that changed nothing commits without taking its id
+	 * (the next one gets the same): only a writing commit moves the
+	 * id the next transaction must have for the cache to stay. */
+	if (b->wrote)
+		b->write_txnid = id;
+	trim_cache(b);
 	return SIPAS_OK;
 }
 
@@ -536,7 +677,9 @@ void sipas_batch_abort(sipas_batch *b)
 	b->txn = NULL;
 	b->size = 0;
 	b->next_response = b->next_quarantine = 0;
-	clear_deltas(b);
+	/* Dirty records hold responses that were not stored. */
+	drop_cache(b);
+	clear_stats(b);
 }
 
 /* A quarantined response that passes now, copied out of the cursor walk

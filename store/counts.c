@@ -24,6 +24,8 @@ static uint32_t number_bins(const sipas_item *it)
 		       : 0;
 }
 
+static size_t encoded_max(const sipas_counts *c);
+
 sipas_counts *sipas_counts_new(const sipas_def *d, const sipas_form *f)
 {
 	const sipas_scale *sc = sipas_def_scale(d);
@@ -46,6 +48,7 @@ sipas_counts *sipas_counts_new(const sipas_def *d, const sipas_form *f)
 	}
 	c->item_off[f->nitems] = (uint32_t)nitem;
 	c->items = sipas_xcalloc(nitem, sizeof *c->items);
+	c->enc_max = encoded_max(c);
 	sipas_buf_init(&c->carry, CARRY_MAX);
 	return c;
 }
@@ -68,6 +71,13 @@ void sipas_counts_free(sipas_counts **cp)
 static size_t crit_len(const sipas_counts *c)
 {
 	return (size_t)c->form->ncriteria * (c->nlevels + 1);
+}
+
+size_t sipas_counts_footprint(const sipas_counts *c)
+{
+	return sizeof *c + crit_len(c) * sizeof *c->crit +
+	       c->item_off[c->form->nitems] * sizeof *c->items +
+	       (c->form->nitems + 1) * sizeof *c->item_off + c->carry.cap;
 }
 
 void sipas_counts_reset(sipas_counts *c)
@@ -181,95 +191,140 @@ static bool item_zero(const sipas_counts *c, uint32_t j)
 			c->item_off[j + 1] - c->item_off[j]);
 }
 
-static sipas_err put_id(sipas_buf *b, int kind, const char *id)
+/*
+ * The encoder writes into memory it was given room in (at most
+ * sipas_counts_encoded_max bytes), one pointer bump per byte: a record is
+ * a few hundred varints, and a bounds check and function call for each
+ * (sipas_buf_append) was most of the worker's commit time.
+ */
+static inline unsigned char *put_u(unsigned char *p, uint64_t v)
 {
-	size_t n = strlen(id);
-	unsigned char k = (unsigned char)kind;
-	sipas_err rv = sipas_buf_append(b, &k, 1);
-
-	if (rv == SIPAS_OK)
-		rv = varint_put_u(b, n);
-	if (rv == SIPAS_OK)
-		rv = sipas_buf_append(b, id, n);
-	return rv;
+	while (v >= 0x80) {
+		*p++ = (unsigned char)(v | 0x80);
+		v >>= 7;
+	}
+	*p++ = (unsigned char)v;
+	return p;
 }
 
-static sipas_err encode_item(const sipas_counts *c, uint32_t j, sipas_buf *out)
+static inline unsigned char *put_z(unsigned char *p, int64_t v)
+{
+	return put_u(p, ((uint64_t)v << 1) ^ (uint64_t)(v >> 63));
+}
+
+static unsigned char *put_id(unsigned char *p, int kind, const char *id)
+{
+	size_t n = strlen(id);
+
+	*p++ = (unsigned char)kind;
+	p = put_u(p, n);
+	memcpy(p, id, n);
+	return p + n;
+}
+
+static unsigned char *encode_item(const sipas_counts *c, uint32_t j,
+				  unsigned char *p)
 {
 	const sipas_item *it = &c->form->items[j];
 	const uint64_t *row = c->items + c->item_off[j];
-	uint32_t n = it->kind == SIPAS_ITEM_NUMBER ? number_bins(it) : it->ncodes;
-	const uint64_t *cnt = row + (it->kind == SIPAS_ITEM_NUMBER ? 2 : 1);
+	bool number = it->kind == SIPAS_ITEM_NUMBER;
+	uint32_t n = number ? number_bins(it) : it->ncodes;
+	const uint64_t *cnt = row + (number ? 2 : 1);
 	uint64_t pairs = 0;
-	sipas_err rv;
 
-	rv = put_id(out, it->kind == SIPAS_ITEM_NUMBER ? ENTRY_NUMBER : ENTRY_CODES,
-		    it->id);
-	if (rv == SIPAS_OK)
-		rv = varint_put_u(out, row[0]);
-	if (rv == SIPAS_OK && it->kind == SIPAS_ITEM_NUMBER)
-		rv = varint_put_z(out, (int64_t)row[1]);
+	p = put_id(p, number ? ENTRY_NUMBER : ENTRY_CODES, it->id);
+	p = put_u(p, row[0]);
+	if (number)
+		p = put_z(p, (int64_t)row[1]);
 	for (uint32_t k = 0; k < n; k++)
 		pairs += cnt[k] != 0;
-	if (rv == SIPAS_OK)
-		rv = varint_put_u(out, pairs);
-	for (uint32_t k = 0; k < n && rv == SIPAS_OK; k++) {
+	p = put_u(p, pairs);
+	for (uint32_t k = 0; k < n; k++) {
 		if (cnt[k] == 0)
 			continue;
-		rv = varint_put_z(out, it->kind == SIPAS_ITEM_NUMBER
-					 ? (int64_t)((uint64_t)it->min + k)
-					 : it->codes[k]);
-		if (rv == SIPAS_OK)
-			rv = varint_put_u(out, cnt[k]);
+		p = put_z(p, number ? (int64_t)((uint64_t)it->min + k)
+				    : it->codes[k]);
+		p = put_u(p, cnt[k]);
 	}
-	return rv;
+	return p;
+}
+
+/* Varints take at most 10 bytes; see the format in sipas_counts.h. */
+#define VMAX 10
+
+static size_t encoded_max(const sipas_counts *c)
+{
+	const sipas_form *f = c->form;
+	size_t n = 3 + VMAX + 1 + SIPAS_NCHANNELS * VMAX + VMAX;
+
+	for (uint32_t i = 0; i < f->ncriteria; i++)
+		n += 1 + VMAX + strlen(f->criteria[i].id) + VMAX + VMAX +
+		     ((size_t)c->nlevels + 1) * VMAX;
+	for (uint32_t j = 0; j < f->nitems; j++) {
+		const sipas_item *it = &f->items[j];
+		uint32_t pairs = it->kind == SIPAS_ITEM_NUMBER ? number_bins(it)
+							       : it->ncodes;
+
+		n += 1 + VMAX + strlen(it->id) + 3 * VMAX + (size_t)pairs * 2 * VMAX;
+	}
+	return n;
+}
+
+size_t sipas_counts_encoded_max(const sipas_counts *c)
+{
+	return c->enc_max + c->carry.len;
+}
+
+size_t sipas_counts_encode_to(const sipas_counts *c, unsigned char *out)
+{
+	const sipas_form *f = c->form;
+	const size_t rowlen = (size_t)c->nlevels + 1;
+	unsigned char *p = out;
+	uint64_t nentries = c->ncarry;
+
+	for (uint32_t i = 0; i < f->ncriteria; i++)
+		nentries += !row_zero(c->crit + i * rowlen, rowlen);
+	for (uint32_t j = 0; j < f->nitems; j++)
+		nentries += !item_zero(c, j);
+
+	memcpy(p, "SC\x01", 3);
+	p = put_u(p + 3, c->respondents);
+	p = put_u(p, SIPAS_NCHANNELS);
+	for (int i = 0; i < SIPAS_NCHANNELS; i++)
+		p = put_u(p, c->channels[i]);
+	p = put_u(p, nentries);
+	for (uint32_t i = 0; i < f->ncriteria; i++) {
+		const uint64_t *row = c->crit + i * rowlen;
+
+		if (row_zero(row, rowlen))
+			continue;
+		p = put_id(p, ENTRY_CRITERION, f->criteria[i].id);
+		p = put_z(p, c->scale_min);
+		p = put_u(p, c->nlevels);
+		/* Counts below 128 (most of them) are one byte. */
+		for (size_t k = 0; k < rowlen; k++) {
+			if (row[k] < 0x80)
+				*p++ = (unsigned char)row[k];
+			else
+				p = put_u(p, row[k]);
+		}
+	}
+	for (uint32_t j = 0; j < f->nitems; j++)
+		if (!item_zero(c, j))
+			p = encode_item(c, j, p);
+	if (c->carry.len > 0) {
+		memcpy(p, c->carry.data, c->carry.len);
+		p += c->carry.len;
+	}
+	return (size_t)(p - out);
 }
 
 sipas_err sipas_counts_encode(const sipas_counts *c, sipas_buf *out)
 {
-	const sipas_form *f = c->form;
-	size_t start = out->len;
-	uint64_t nentries = c->ncarry;
-	sipas_err rv;
+	unsigned char *tmp = sipas_xmalloc(sipas_counts_encoded_max(c));
+	sipas_err rv = sipas_buf_append(out, tmp, sipas_counts_encode_to(c, tmp));
 
-	for (uint32_t i = 0; i < f->ncriteria; i++)
-		nentries += !row_zero(c->crit + (size_t)i * (c->nlevels + 1),
-				      c->nlevels + 1);
-	for (uint32_t j = 0; j < f->nitems; j++)
-		nentries += !item_zero(c, j);
-
-	rv = sipas_buf_append(out, "SC\x01", 3);
-	if (rv == SIPAS_OK)
-		rv = varint_put_u(out, c->respondents);
-	if (rv == SIPAS_OK)
-		rv = varint_put_u(out, SIPAS_NCHANNELS);
-	for (int i = 0; i < SIPAS_NCHANNELS && rv == SIPAS_OK; i++)
-		rv = varint_put_u(out, c->channels[i]);
-	if (rv == SIPAS_OK)
-		rv = varint_put_u(out, nentries);
-	for (uint32_t i = 0; i < f->ncriteria && rv == SIPAS_OK; i++) {
-		const uint64_t *row = c->crit + (size_t)i * (c->nlevels + 1);
-
-		if (row_zero(row, c->nlevels + 1))
-			continue;
-		rv = put_id(out, ENTRY_CRITERION, f->criteria[i].id);
-		if (rv == SIPAS_OK)
-			rv = varint_put_z(out, c->scale_min);
-		if (rv == SIPAS_OK)
-			rv = varint_put_u(out, c->nlevels);
-		for (uint32_t k = 0; k <= c->nlevels && rv == SIPAS_OK; k++)
-			rv = varint_put_u(out, row[k]);
-	}
-	for (uint32_t j = 0; j < f->nitems && rv == SIPAS_OK; j++)
-		if (!item_zero(c, j))
-			rv = encode_item(c, j, out);
-	if (rv == SIPAS_OK && c->carry.len > 0)
-		rv = sipas_buf_append(out, c->carry.data, c->carry.len);
-	if (rv != SIPAS_OK) {
-		out->len = start;
-		if (out->data != NULL)
-			out->data[start] = '\0';
-	}
+	free(tmp);
 	return rv;
 }
 

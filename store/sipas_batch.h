@@ -15,6 +15,12 @@
  * SIPAS_OK; if commit (or any add) fails, nothing of the batch was stored
  * and every response in it must be answered `busy`.
  *
+ * Between commits the batch keeps the counter records it wrote (bounded,
+ * see batch.c), so a commit re-encodes them without reading them back.
+ * Other writers of the same store (sipas-admin, a second batch) stay
+ * correct: a begin that finds another commit since this batch's last one
+ * forgets what was kept and reads the store again.
+ *
  * The batch also caches the current definition of every campaign it meets,
  * reloaded at each begin when `sipas-admin define` stored a new revision,
  * so responses received after define returned use the new revision.

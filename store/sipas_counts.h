@@ -67,6 +67,8 @@ typedef struct sipas_counts {
 	 * (encoded bytes, appended again by sipas_counts_encode). */
 	sipas_buf carry;
 	uint32_t ncarry;
+	/* The longest record of this layout without the carry. */
+	size_t enc_max;
 } sipas_counts;
 
 /* A zeroed sipas_counts for form f of d. The caller frees it with
@@ -85,6 +87,14 @@ void sipas_counts_merge(sipas_counts *c, const sipas_counts *other);
 /* Append the record of c to out. */
 SIPAS_MUST_CHECK sipas_err sipas_counts_encode(const sipas_counts *c,
 					       sipas_buf *out);
+
+/* The record of c written to `out`, which has room for
+ * sipas_counts_encoded_max(c) bytes; returns its length. */
+size_t sipas_counts_encoded_max(const sipas_counts *c);
+size_t sipas_counts_encode_to(const sipas_counts *c, unsigned char *out);
+
+/* Bytes of memory c holds (for bounding caches of counts). */
+size_t sipas_counts_footprint(const sipas_counts *c);
 
 /*
  * Add the counts of a stored record into c (matching entries by id;

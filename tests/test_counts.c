@@ -1,8 +1,16 @@
-/* test_counts.c - counters: counting, records, carry across revisions. */
+/* test_counts.c - counters: counting, records, carry across revisions,
+ * and records kept exact by sipas_batch commits on a real store. */
+#include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
 
+#include "sipas_batch.h"
 #include "sipas_counts.h"
+#include "sipas_store.h"
+#include "sipas_view.h"
 #include "testutil.h"
 
 static sipas_def *def;
@@ -29,9 +37,9 @@ static void teardown(void)
 
 /* A valid response of unit SNV, form direct: A1, A2, F1 and optional
  * trips / expect / age (negative = not answered). */
-static void fill(int64_t a1, int64_t a2, int64_t f1, int64_t trips,
-		 const int64_t *expect, uint32_t nexpect, int64_t age,
-		 const char *channel, sipas_checked *chk)
+static void fill_def(const sipas_def *d, int64_t a1, int64_t a2, int64_t f1,
+		     int64_t trips, const int64_t *expect, uint32_t nexpect,
+		     int64_t age, const char *channel, sipas_checked *chk)
 {
 	static int64_t codes[8];
 	sipas_fault fault;
@@ -61,8 +69,15 @@ static void fill(int64_t a1, int64_t a2, int64_t f1, int64_t trips,
 		resp->answers[n++] = (sipas_answer){.item = "age", .item_len = 3,
 						    .value = age};
 	resp->nanswers = n;
-	ck_assert_msg(sipas_validate(def, resp, chk, &fault) == SIPAS_OK, "%s %s",
+	ck_assert_msg(sipas_validate(d, resp, chk, &fault) == SIPAS_OK, "%s %s",
 		      fault.field, fault.detail);
+}
+
+static void fill(int64_t a1, int64_t a2, int64_t f1, int64_t trips,
+		 const int64_t *expect, uint32_t nexpect, int64_t age,
+		 const char *channel, sipas_checked *chk)
+{
+	fill_def(def, a1, a2, f1, trips, expect, nexpect, age, channel, chk);
 }
 
 static const sipas_form *direct(void)
@@ -284,6 +299,275 @@ START_TEST(test_counts_stats_record)
 }
 END_TEST
 
+/* ---- commits through sipas_batch on a real store ---- */
+
+/*
+ * What the store must hold for (SNV, direct): `want` gathers the
+ * responses of committed batches, `pending` those of the open batch (one
+ * batch open at a time). Both are laid out on `def`.
+ */
+static char *dir;
+static sipas_store *store;
+static sipas_counts *want, *pending;
+
+static void open_store(size_t map_size)
+{
+	static const char *path = "tests/data/defs/contract-example.json";
+	sipas_store_opts opts = {.map_size = map_size};
+	sipas_diag diag = {{0}};
+	sipas_revision rev;
+	bool unchanged;
+	size_t len;
+	char *json = tu_read_source(path, &len);
+
+	dir = tu_mkdtemp();
+	ck_assert_msg(sipas_store_open(&store, dir, &opts, &diag) == SIPAS_OK,
+		      "%s", diag.msg);
+	ck_assert_msg(sipas_store_define(store, json, len, def, &rev, &unchanged,
+					 &diag) == SIPAS_OK,
+		      "%s", diag.msg);
+	free(json);
+	want = sipas_counts_new(def, direct());
+	pending = sipas_counts_new(def, direct());
+}
+
+static void store_teardown(void)
+{
+	sipas_counts_free(&want);
+	sipas_counts_free(&pending);
+	sipas_store_close(&store);
+	if (dir != NULL)
+		tu_rmtree(dir);
+	free(dir);
+	dir = NULL;
+	teardown();
+}
+
+/* Response number i, answers varying with i, validated against d. */
+static void fill_nth(const sipas_def *d, int i, sipas_checked *chk)
+{
+	const int64_t expect[] = {1 + i % 10};
+
+	fill_def(d, 1 + i % 5, i % 6, (i * 7) % 6, i % 5 ? i % 5 : -1, expect, 1,
+		 15 + i % 86, i % 2 ? "postal" : "portal", chk);
+}
+
+/*
+ * Count response number i (id "<tag>-<i>", rawlen bytes of raw) through
+ * b as the worker does. A failed add aborted the batch: its responses
+ * are not pending any more.
+ */
+#define BIG_RAW (1u << 20)
+
+static sipas_err add_nth(sipas_batch *b, const char *tag, int i, size_t rawlen)
+{
+	static char raw[BIG_RAW];
+	sipas_checked *chk = malloc(sizeof *chk);
+	sipas_origin from = {"test", 1000};
+	sipas_diag diag = {{0}};
+	const sipas_def *d = NULL;
+	sipas_outcome oc;
+	char id[32];
+	sipas_err rv;
+
+	ck_assert_ptr_nonnull(chk);
+	ck_assert_uint_le(rawlen, sizeof raw);
+	rv = sipas_batch_begin(b, &diag);
+	if (rv == SIPAS_OK)
+		rv = sipas_batch_definition(b, "SL-2024", &d, NULL, &diag);
+	if (rv == SIPAS_OK) {
+		ck_assert_ptr_nonnull(d);
+		fill_nth(d, i, chk);
+		snprintf(id, sizeof id, "%s-%d", tag, i);
+		resp->id = id;
+		rv = sipas_batch_add(b, d, chk, resp, raw, rawlen, &from, &oc,
+				     &diag);
+	}
+	if (rv == SIPAS_OK) {
+		ck_assert_int_eq(oc.status, SIPAS_ACCEPTED);
+		fill_nth(def, i, chk);
+		sipas_counts_add(pending, chk);
+	} else {
+		ck_assert(!sipas_batch_is_open(b));
+		sipas_counts_reset(pending);
+	}
+	free(chk);
+	return rv;
+}
+
+static sipas_err commit(sipas_batch *b)
+{
+	sipas_diag diag = {{0}};
+	sipas_err rv = sipas_batch_commit(b, &diag);
+
+	if (rv == SIPAS_OK)
+		sipas_counts_merge(want, pending);
+	sipas_counts_reset(pending);
+	return rv;
+}
+
+/* Add n responses from number `from` on and commit them. */
+static void add_commit(sipas_batch *b, const char *tag, int from, int n)
+{
+	for (int i = from; i < from + n; i++)
+		ck_assert_err(add_nth(b, tag, i, 16), SIPAS_OK);
+	ck_assert_err(commit(b), SIPAS_OK);
+}
+
+/* The stored record of (SNV, direct) holds exactly `want`. */
+static void assert_stored(void)
+{
+	sipas_diag diag = {{0}};
+	sipas_view *v = NULL;
+	sipas_def *vd = NULL;
+	sipas_counts *got;
+
+	ck_assert_msg(sipas_view_open(store, &v, &diag) == SIPAS_OK, "%s",
+		      diag.msg);
+	ck_assert_err(sipas_view_definition(v, "SL-2024", &vd, NULL, &diag),
+		      SIPAS_OK);
+	got = sipas_counts_new(vd, sipas_def_find_form(vd, "direct", 6));
+	ck_assert_err(sipas_view_counts(v, "SL-2024",
+					sipas_def_find_unit(vd, "SNV", 3), got,
+					&diag),
+		      SIPAS_OK);
+	ck_assert_uint_gt(want->respondents, 0);
+	assert_same(want, got);
+	sipas_counts_free(&got);
+	sipas_def_free(&vd);
+	sipas_view_close(&v);
+}
+
+/* A batch keeps the records it wrote between its commits; responses
+ * another writer (here a second batch) committed in between must not be
+ * lost by the next commit. */
+START_TEST(test_counts_commit_sees_other_writers)
+{
+	sipas_batch *a, *b;
+
+	open_store(0);
+	a = sipas_batch_new(store);
+	add_commit(a, "a", 0, 3);
+	assert_stored();
+	b = sipas_batch_new(store);
+	add_commit(b, "b", 0, 2);
+	sipas_batch_free(&b);
+	add_commit(a, "a", 3, 2);
+	assert_stored();
+	/* And the other way round, with both batches kept. */
+	b = sipas_batch_new(store);
+	add_commit(b, "b", 2, 4);
+	add_commit(a, "a", 5, 1);
+	add_commit(b, "b", 6, 1);
+	assert_stored();
+	sipas_batch_free(&a);
+	sipas_batch_free(&b);
+}
+END_TEST
+
+/* A commit that wrote nothing does not take its transaction id (LMDB
+ * gives the next writer the same one): another writer's commit after it
+ * must still be seen. */
+START_TEST(test_counts_commit_after_empty_commit)
+{
+	sipas_diag diag = {{0}};
+	sipas_batch *a, *b;
+
+	open_store(0);
+	a = sipas_batch_new(store);
+	b = sipas_batch_new(store);
+	add_commit(a, "a", 0, 3);
+	ck_assert_err(sipas_batch_begin(a, &diag), SIPAS_OK);
+	ck_assert_err(commit(a), SIPAS_OK);
+	add_commit(b, "b", 0, 2);
+	add_commit(a, "a", 3, 1);
+	assert_stored();
+	sipas_batch_free(&a);
+	sipas_batch_free(&b);
+}
+END_TEST
+
+/* The size of the store's data file. */
+static off_t data_size(void)
+{
+	char path[4096];
+	struct stat st;
+
+	snprintf(path, sizeof path, "%s/data.mdb", dir);
+	ck_assert_int_eq(stat(path, &st), 0);
+	return st.st_size;
+}
+
+/* A commit that fails when LMDB writes its pages (the data file may not
+ * grow: RLIMIT_FSIZE, EFBIG) stores nothing; the next commit of the same
+ * batch stores exactly what it holds. */
+START_TEST(test_counts_commit_failed_then_exact)
+{
+	struct rlimit old, lim;
+	sipas_batch *a;
+
+	open_store(0);
+	a = sipas_batch_new(store);
+	add_commit(a, "a", 0, 3);
+	ck_assert_int_eq(getrlimit(RLIMIT_FSIZE, &old), 0);
+	lim = old;
+	lim.rlim_cur = (rlim_t)data_size();
+	signal(SIGXFSZ, SIG_IGN);
+	ck_assert_int_eq(setrlimit(RLIMIT_FSIZE, &lim), 0);
+	/* 40 x 4 KiB of new responses: the file must grow. */
+	for (int i = 3; i < 43; i++)
+		ck_assert_err(add_nth(a, "a", i, 4096), SIPAS_OK);
+	ck_assert_int_ne(commit(a), SIPAS_OK);
+	ck_assert(!sipas_batch_is_open(a));
+	ck_assert_int_eq(setrlimit(RLIMIT_FSIZE, &old), 0);
+	signal(SIGXFSZ, SIG_DFL);
+	add_commit(a, "a", 100, 2);
+	assert_stored();
+	sipas_batch_free(&a);
+}
+END_TEST
+
+/* A full map, as the worker meets it: the batch is aborted, the map
+ * grown, and the next commits store exactly what they hold. */
+START_TEST(test_counts_commit_map_full_then_exact)
+{
+	sipas_diag diag = {{0}};
+	sipas_batch *a;
+	sipas_err rv = SIPAS_OK;
+	int i = 3, commits = 0;
+
+	open_store(128 * 1024);
+	a = sipas_batch_new(store);
+	add_commit(a, "a", 0, 3);
+	/* An add finds it full (a response larger than the map) after two
+	 * others of the batch were counted. */
+	ck_assert_err(add_nth(a, "a", i++, 16), SIPAS_OK);
+	ck_assert_err(add_nth(a, "a", i++, 16), SIPAS_OK);
+	ck_assert_err(add_nth(a, "a", i++, BIG_RAW), SIPAS_E_MAP_FULL);
+	ck_assert_msg(sipas_store_grow(store, &diag) == SIPAS_OK, "%s", diag.msg);
+	add_commit(a, "a", i, 2);
+	i += 2;
+	assert_stored();
+	/* Batches of two until the map is full again, wherever LMDB finds
+	 * it full (here: writing the commit). */
+	while (rv == SIPAS_OK && i < 10000) {
+		rv = add_nth(a, "a", i++, 16);
+		if (rv == SIPAS_OK)
+			rv = add_nth(a, "a", i++, 6000);
+		if (rv == SIPAS_OK)
+			rv = commit(a);
+		commits += rv == SIPAS_OK;
+	}
+	ck_assert_err(rv, SIPAS_E_MAP_FULL);
+	ck_assert_int_gt(commits, 0);
+	ck_assert(!sipas_batch_is_open(a));
+	ck_assert_msg(sipas_store_grow(store, &diag) == SIPAS_OK, "%s", diag.msg);
+	add_commit(a, "a", i, 3);
+	assert_stored();
+	sipas_batch_free(&a);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("counts");
@@ -296,6 +580,13 @@ int main(void)
 	tcase_add_test(tc, test_counts_malformed_records);
 	tcase_add_test(tc, test_counts_item_without_answered_survives);
 	tcase_add_test(tc, test_counts_stats_record);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("commit");
+	tcase_add_checked_fixture(tc, setup, store_teardown);
+	tcase_add_test(tc, test_counts_commit_sees_other_writers);
+	tcase_add_test(tc, test_counts_commit_after_empty_commit);
+	tcase_add_test(tc, test_counts_commit_failed_then_exact);
+	tcase_add_test(tc, test_counts_commit_map_full_then_exact);
 	suite_add_tcase(s, tc);
 	return tu_run(s);
 }
