@@ -48,12 +48,22 @@ static void copy_clip(char *dst, size_t cap, const char *s, size_t n)
 	sipas_utf8_clip(dst);
 }
 
+/* Whether the str object o holds exactly the C string s. Compared byte by
+ * byte, stopping at the first difference, instead of strlen + memcmp: the
+ * lookups below try several names per key, and most differ at once. A NUL
+ * in s ends it, so o (which may hold NUL bytes) is never read past its
+ * size nor s past its terminator. */
 static bool str_is(const msgpack_object *o, const char *s)
 {
-	size_t n = strlen(s);
+	const char *p = o->via.str.ptr;
+	uint32_t n = o->via.str.size;
 
-	return o->type == MSGPACK_OBJECT_STR && o->via.str.size == n &&
-	       memcmp(o->via.str.ptr, s, n) == 0;
+	if (o->type != MSGPACK_OBJECT_STR)
+		return false;
+	for (uint32_t i = 0; i < n; i++)
+		if (s[i] == '\0' || s[i] != p[i])
+			return false;
+	return s[n] == '\0';
 }
 
 /* Index of the str object o in names[0..n-1], or -1. */
@@ -326,7 +336,17 @@ out:
  * value, not by encoding ("a" as fixstr and as str8 are the same key), with
  * a total order over msgpack objects so each map is sorted once (n log n)
  * rather than compared pairwise: a 64 KiB map can hold 16,000 keys.
+ *
+ * Every map of a real response is small and keyed by strings, and sorting
+ * each of them was the largest cost of a decode; such maps (up to FAST_KEYS
+ * keys) go through a hash set on the stack instead (fast_keys_unique), and
+ * only the others are sorted. Both answer the same question.
  */
+
+/* The most keys fast_keys_unique takes; its table has at most
+ * 2 * FAST_KEYS slots (a power of two), so it is never more than half full
+ * and a probe always ends on an empty slot. */
+#define FAST_KEYS 64
 
 static int cmp_u64(uint64_t a, uint64_t b)
 {
@@ -401,6 +421,54 @@ static int obj_cmp(const msgpack_object *a, const msgpack_object *b)
 	}
 }
 
+/* FNV-1a of a key's bytes: keys are short, and any spread will do, since
+ * a collision only costs a byte comparison. */
+static uint32_t key_hash(const char *p, uint32_t n)
+{
+	uint32_t h = 2166136261u;
+
+	for (uint32_t i = 0; i < n; i++)
+		h = (h ^ (unsigned char)p[i]) * 16777619u;
+	return h;
+}
+
+/*
+ * Whether the map m (1 to FAST_KEYS keys) has a key that is not a string:
+ * false, and it must be sorted instead. Otherwise true, with *repeated set
+ * when two keys are the same. Two str keys are the same key exactly when
+ * their bytes are (obj_cmp compares a str's size, then its bytes; fixstr,
+ * str8 and the rest all decode to the same str object). Open addressing
+ * with linear probing; slot[] holds a key's index + 1, 0 for empty.
+ */
+static bool fast_keys_unique(const msgpack_object_map *m, bool *repeated)
+{
+	uint8_t slot[2 * FAST_KEYS];
+	uint32_t mask = 15, h;
+
+	while (mask + 1 < 2 * m->size)
+		mask = 2 * mask + 1;
+	memset(slot, 0, mask + 1);
+	*repeated = false;
+	for (uint32_t i = 0; i < m->size; i++) {
+		const msgpack_object_str *k = &m->ptr[i].key.via.str;
+
+		if (m->ptr[i].key.type != MSGPACK_OBJECT_STR)
+			return false;
+		h = key_hash(k->ptr, k->size) & mask;
+		for (; slot[h] != 0; h = (h + 1) & mask) {
+			const msgpack_object_str *o =
+			    &m->ptr[slot[h] - 1].key.via.str;
+
+			if (cmp_bytes(k->ptr, k->size, o->ptr, o->size) == 0) {
+				*repeated = true;
+				return true;
+			}
+		}
+		slot[h] = (uint8_t)(i + 1);
+	}
+	return true;
+}
+
 static int key_ptr_cmp(const void *x, const void *y)
 {
 	const msgpack_object_kv *const *a = x, *const *b = y;
@@ -408,22 +476,40 @@ static int key_ptr_cmp(const void *x, const void *y)
 	return obj_cmp(&(*a)->key, &(*b)->key);
 }
 
+/* Whether o may hold a map (the only objects keys_unique looks into). */
+static bool is_container(const msgpack_object *o)
+{
+	return o->type == MSGPACK_OBJECT_ARRAY || o->type == MSGPACK_OBJECT_MAP;
+}
+
 /* SIPAS_OK, SIPAS_E_MALFORMED for a repeated key, SIPAS_E_NOMEM. Recursion
- * is bounded: skim() limited the depth. */
+ * is bounded: skim() limited the depth. A map's own keys are checked before
+ * what it holds, keys and values in order. */
 static sipas_err keys_unique(msgpack_zone *z, const msgpack_object *o)
 {
 	const msgpack_object_kv **sorted;
 	uint32_t n;
+	bool repeated;
 	sipas_err rv = SIPAS_OK;
 
 	if (o->type == MSGPACK_OBJECT_ARRAY) {
 		for (uint32_t i = 0; !rv && i < o->via.array.size; i++)
-			rv = keys_unique(z, &o->via.array.ptr[i]);
+			if (is_container(&o->via.array.ptr[i]))
+				rv = keys_unique(z, &o->via.array.ptr[i]);
 		return rv;
 	}
 	if (o->type != MSGPACK_OBJECT_MAP || o->via.map.size == 0)
 		return SIPAS_OK;
 	n = o->via.map.size;
+	/* A small map of str keys: no sort, and no key to look into. */
+	if (n <= FAST_KEYS && fast_keys_unique(&o->via.map, &repeated)) {
+		if (repeated)
+			return SIPAS_E_MALFORMED;
+		for (uint32_t i = 0; !rv && i < n; i++)
+			if (is_container(&o->via.map.ptr[i].val))
+				rv = keys_unique(z, &o->via.map.ptr[i].val);
+		return rv;
+	}
 	sorted = msgpack_zone_malloc(z, n * sizeof *sorted);
 	if (sorted == NULL)
 		return SIPAS_E_NOMEM;
@@ -448,27 +534,6 @@ struct dec {
 	sipas_fault *f;
 };
 
-/* Fail with a detail naming the field: "Item A1 must be an integer.",
- * "Field unit is not valid UTF-8." */
-static sipas_err bad(struct dec *d, sipas_err code, const char *field,
-                     const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-static sipas_err bad(struct dec *d, sipas_err code, const char *field,
-                     const char *fmt, ...)
-{
-	bool item = strncmp(field, "items.", 6) == 0;
-	char what[SIPAS_ACK_DETAIL_MAX];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(what, sizeof what, fmt, ap);
-	va_end(ap);
-	sipas_fault_set(d->f, code, field, "%s %s %s", item ? "Item" : "Field",
-	                item ? field + 6 : field, what);
-	return code;
-}
-
 /* The dotted path "parent.key" (or "key"), cut to fit an ack field. */
 static void path(char *dst, const char *parent, const msgpack_object *key)
 {
@@ -478,6 +543,39 @@ static void path(char *dst, const char *parent, const msgpack_object *key)
 		n = snprintf(dst, SIPAS_ACK_FIELD_MAX, "%s.", parent);
 	copy_clip(dst + n, SIPAS_ACK_FIELD_MAX - (size_t)n, key->via.str.ptr,
 	          key->via.str.size);
+}
+
+/*
+ * Fail with a detail naming the field: "Item A1 must be an integer.",
+ * "Field unit is not valid UTF-8." The field is `parent`, or "parent.key"
+ * when key (a str object) is given. Values are checked with the parent and
+ * key rather than a ready-made path because formatting "items.A1" for
+ * every answer cost more than checking it: the path is built here, only
+ * once a fault is certain.
+ */
+static sipas_err bad(struct dec *d, sipas_err code, const char *parent,
+                     const msgpack_object *key, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+
+static sipas_err bad(struct dec *d, sipas_err code, const char *parent,
+                     const msgpack_object *key, const char *fmt, ...)
+{
+	char what[SIPAS_ACK_DETAIL_MAX], dotted[SIPAS_ACK_FIELD_MAX];
+	const char *field = parent;
+	bool item;
+	va_list ap;
+
+	if (key != NULL) {
+		path(dotted, parent, key);
+		field = dotted;
+	}
+	item = strncmp(field, "items.", 6) == 0;
+	va_start(ap, fmt);
+	vsnprintf(what, sizeof what, fmt, ap);
+	va_end(ap);
+	sipas_fault_set(d->f, code, field, "%s %s %s", item ? "Item" : "Field",
+	                item ? field + 6 : field, what);
+	return code;
 }
 
 /* A copy of s[0..n) in r's arena, NUL-terminated; NULL when full (never for
@@ -502,48 +600,53 @@ static bool is_int(const msgpack_object *o)
 	       o->type == MSGPACK_OBJECT_NEGATIVE_INTEGER;
 }
 
+/* An integer value of the field parent (or parent.key, see bad()). */
 static sipas_err get_int(struct dec *d, const msgpack_object *o,
-                         const char *field, int64_t *out)
+                         const char *parent, const msgpack_object *key,
+                         int64_t *out)
 {
 	if (o->type == MSGPACK_OBJECT_NEGATIVE_INTEGER) {
 		*out = o->via.i64;
 		return SIPAS_OK;
 	}
 	if (o->type != MSGPACK_OBJECT_POSITIVE_INTEGER)
-		return bad(d, SIPAS_E_BAD_TYPE, field, "must be an integer.");
+		return bad(d, SIPAS_E_BAD_TYPE, parent, key,
+		           "must be an integer.");
 	if (o->via.u64 > INT64_MAX)
-		return bad(d, SIPAS_E_OUT_OF_RANGE, field,
+		return bad(d, SIPAS_E_OUT_OF_RANGE, parent, key,
 		           "does not fit in 64 bits.");
 	*out = (int64_t)o->via.u64;
 	return SIPAS_OK;
 }
 
-/* A string value: bad_type, bad_utf8, too_large over max bytes, then
+/* A string value of parent (or parent.key): bad_type, bad_utf8, too_large over max bytes, then
  * bad_value unless it is one of allowed[0..nallowed) (nallowed 0: any). */
 static sipas_err get_str(struct dec *d, const msgpack_object *o,
-                         const char *field, size_t max,
-                         const char *const *allowed, size_t nallowed,
-                         const char **out)
+                         const char *parent, const msgpack_object *key,
+                         size_t max, const char *const *allowed,
+                         size_t nallowed, const char **out)
 {
 	char list[128] = "";
 
 	if (o->type != MSGPACK_OBJECT_STR)
-		return bad(d, SIPAS_E_BAD_TYPE, field, "must be a string.");
+		return bad(d, SIPAS_E_BAD_TYPE, parent, key,
+		           "must be a string.");
 	if (!sipas_utf8_valid(o->via.str.ptr, o->via.str.size))
-		return bad(d, SIPAS_E_BAD_UTF8, field, "is not valid UTF-8.");
+		return bad(d, SIPAS_E_BAD_UTF8, parent, key,
+		           "is not valid UTF-8.");
 	if (o->via.str.size > max)
-		return bad(d, SIPAS_E_TOO_LARGE, field,
+		return bad(d, SIPAS_E_TOO_LARGE, parent, key,
 		           "is longer than %zu bytes.", max);
 	if (nallowed > 0 && lookup(o, allowed, nallowed) < 0) {
 		for (size_t i = 0, n = 0; i < nallowed; i++)
 			n += (size_t)snprintf(list + n, sizeof list - n, "%s%s",
 			                      i > 0 ? ", " : "", allowed[i]);
-		return bad(d, SIPAS_E_BAD_VALUE, field, "must be one of %s.",
-		           list);
+		return bad(d, SIPAS_E_BAD_VALUE, parent, key,
+		           "must be one of %s.", list);
 	}
 	*out = keep(d->r, o->via.str.ptr, o->via.str.size);
 	if (*out == NULL)
-		return bad(d, SIPAS_E_TOO_LARGE, field, "does not fit.");
+		return bad(d, SIPAS_E_TOO_LARGE, parent, key, "does not fit.");
 	return SIPAS_OK;
 }
 
@@ -581,7 +684,7 @@ static sipas_err unknown(struct dec *d, const char *parent,
 /* ---- items ---- */
 
 static sipas_err take_codes(struct dec *d, const msgpack_object *o,
-                            const char *field, sipas_answer *a)
+                            const msgpack_object *key, sipas_answer *a)
 {
 	sipas_response *r = d->r;
 	size_t room = sizeof r->code_pool / sizeof r->code_pool[0];
@@ -590,7 +693,7 @@ static sipas_err take_codes(struct dec *d, const msgpack_object *o,
 	sipas_err rv = SIPAS_OK;
 
 	if (n > SIPAS_MAX_CODES)
-		return bad(d, SIPAS_E_TOO_LARGE, field,
+		return bad(d, SIPAS_E_TOO_LARGE, "items", key,
 		           "holds more than %d codes.", SIPAS_MAX_CODES);
 	if (n > room - r->codes_used) {
 		sipas_fault_set(d->f, SIPAS_E_TOO_LARGE, "items",
@@ -600,8 +703,9 @@ static sipas_err take_codes(struct dec *d, const msgpack_object *o,
 	}
 	for (uint32_t i = 0; !rv && i < n; i++)
 		rv = is_int(&o->via.array.ptr[i])
-		         ? get_int(d, &o->via.array.ptr[i], field, &codes[i])
-		         : bad(d, SIPAS_E_BAD_TYPE, field,
+		         ? get_int(d, &o->via.array.ptr[i], "items", key,
+		                   &codes[i])
+		         : bad(d, SIPAS_E_BAD_TYPE, "items", key,
 		               "must hold integers only.");
 	if (rv)
 		return rv;
@@ -616,7 +720,6 @@ static sipas_err take_answer(struct dec *d, const msgpack_object_kv *kv)
 {
 	sipas_response *r = d->r;
 	sipas_answer *a = &r->answers[r->nanswers];
-	char field[SIPAS_ACK_FIELD_MAX];
 	sipas_err rv;
 
 	rv = check_key(d, &kv->key, "items");
@@ -628,20 +731,20 @@ static sipas_err take_answer(struct dec *d, const msgpack_object_kv *kv)
 		                SIPAS_MAX_TEXT);
 		return SIPAS_E_TOO_LARGE;
 	}
-	path(field, "items", &kv->key);
 	memset(a, 0, sizeof *a);
 	if (kv->val.type == MSGPACK_OBJECT_ARRAY)
-		rv = take_codes(d, &kv->val, field, a);
+		rv = take_codes(d, &kv->val, &kv->key, a);
 	else if (is_int(&kv->val))
-		rv = get_int(d, &kv->val, field, &a->value);
+		rv = get_int(d, &kv->val, "items", &kv->key, &a->value);
 	else
-		rv = bad(d, SIPAS_E_BAD_TYPE, field,
+		rv = bad(d, SIPAS_E_BAD_TYPE, "items", &kv->key,
 		         "must be an integer or an array of integers.");
 	if (rv)
 		return rv;
 	a->item = keep(r, kv->key.via.str.ptr, kv->key.via.str.size);
 	if (a->item == NULL)
-		return bad(d, SIPAS_E_TOO_LARGE, field, "does not fit.");
+		return bad(d, SIPAS_E_TOO_LARGE, "items", &kv->key,
+		           "does not fit.");
 	a->item_len = kv->key.via.str.size;
 	r->nanswers++;
 	return SIPAS_OK;
@@ -652,9 +755,10 @@ static sipas_err take_items(struct dec *d, const msgpack_object *o)
 	sipas_err rv = SIPAS_OK;
 
 	if (o->type != MSGPACK_OBJECT_MAP)
-		return bad(d, SIPAS_E_BAD_TYPE, "items", "must be a map.");
+		return bad(d, SIPAS_E_BAD_TYPE, "items", NULL,
+		           "must be a map.");
 	if (o->via.map.size > SIPAS_MAX_ANSWERS)
-		return bad(d, SIPAS_E_TOO_LARGE, "items",
+		return bad(d, SIPAS_E_TOO_LARGE, "items", NULL,
 		           "holds more than %d answers.", SIPAS_MAX_ANSWERS);
 	for (uint32_t i = 0; !rv && i < o->via.map.size; i++)
 		rv = take_answer(d, &o->via.map.ptr[i]);
@@ -677,13 +781,12 @@ static sipas_err take_sub(struct dec *d, const msgpack_object *o,
                           const char *parent, const struct slot *slots,
                           size_t nslots)
 {
-	char field[SIPAS_ACK_FIELD_MAX];
 	const struct slot *s;
 	sipas_err rv = SIPAS_OK;
 	int k;
 
 	if (o->type != MSGPACK_OBJECT_MAP)
-		return bad(d, SIPAS_E_BAD_TYPE, parent, "must be a map.");
+		return bad(d, SIPAS_E_BAD_TYPE, parent, NULL, "must be a map.");
 	for (uint32_t i = 0; !rv && i < o->via.map.size; i++) {
 		const msgpack_object_kv *kv = &o->via.map.ptr[i];
 
@@ -696,13 +799,13 @@ static sipas_err take_sub(struct dec *d, const msgpack_object *o,
 		if (k < 0)
 			return unknown(d, parent, &kv->key);
 		s = &slots[k];
-		path(field, parent, &kv->key);
 		if (s->num != NULL) {
-			rv = get_int(d, &kv->val, field, s->num);
+			rv = get_int(d, &kv->val, parent, &kv->key, s->num);
 			*s->has = rv == SIPAS_OK;
 		} else {
-			rv = get_str(d, &kv->val, field, SIPAS_MAX_TEXT,
-			             s->allowed, s->nallowed, s->str);
+			rv = get_str(d, &kv->val, parent, &kv->key,
+			             SIPAS_MAX_TEXT, s->allowed, s->nallowed,
+			             s->str);
 		}
 	}
 	return rv;
@@ -752,15 +855,17 @@ static sipas_err take_id(struct dec *d, const msgpack_object *o)
 	const char *s;
 
 	if (o->type != MSGPACK_OBJECT_STR)
-		return bad(d, SIPAS_E_BAD_TYPE, "id", "must be a string.");
+		return bad(d, SIPAS_E_BAD_TYPE, "id", NULL,
+		           "must be a string.");
 	s = o->via.str.ptr;
 	if (!sipas_utf8_valid(s, o->via.str.size))
-		return bad(d, SIPAS_E_BAD_UTF8, "id", "is not valid UTF-8.");
+		return bad(d, SIPAS_E_BAD_UTF8, "id", NULL,
+		           "is not valid UTF-8.");
 	if (!sipas_id_valid(s, o->via.str.size, SIPAS_ID_MAX))
-		return bad(d, SIPAS_E_BAD_VALUE, "id", "%s", rule);
+		return bad(d, SIPAS_E_BAD_VALUE, "id", NULL, "%s", rule);
 	d->r->id = keep(d->r, s, o->via.str.size);
 	if (d->r->id == NULL)
-		return bad(d, SIPAS_E_TOO_LARGE, "id", "does not fit.");
+		return bad(d, SIPAS_E_TOO_LARGE, "id", NULL, "does not fit.");
 	memcpy(d->f->id, s, o->via.str.size);
 	d->f->id[o->via.str.size] = '\0';
 	return SIPAS_OK;
@@ -776,29 +881,32 @@ static sipas_err take_value(struct dec *d, int k, const msgpack_object *o)
 		if (o->type == MSGPACK_OBJECT_NEGATIVE_INTEGER ||
 		    (o->type == MSGPACK_OBJECT_POSITIVE_INTEGER &&
 		     o->via.u64 != SIPAS_PROTOCOL_VERSION))
-			return bad(d, SIPAS_E_BAD_VALUE, key, "must be %d.",
-			           SIPAS_PROTOCOL_VERSION);
-		return get_int(d, o, key, &r->v);
+			return bad(d, SIPAS_E_BAD_VALUE, key, NULL,
+			           "must be %d.", SIPAS_PROTOCOL_VERSION);
+		return get_int(d, o, key, NULL, &r->v);
 	case SIPAS_KEY_ID:
 		return SIPAS_OK; /* taken first */
 	case SIPAS_KEY_CAMPAIGN:
-		return get_str(d, o, key, SIPAS_MAX_TEXT, NULL, 0,
+		return get_str(d, o, key, NULL, SIPAS_MAX_TEXT, NULL, 0,
 		               &r->campaign);
 	case SIPAS_KEY_UNIT:
-		return get_str(d, o, key, SIPAS_MAX_TEXT, NULL, 0, &r->unit);
+		return get_str(d, o, key, NULL, SIPAS_MAX_TEXT, NULL, 0,
+		               &r->unit);
 	case SIPAS_KEY_FORM:
-		return get_str(d, o, key, SIPAS_MAX_TEXT, NULL, 0, &r->form);
+		return get_str(d, o, key, NULL, SIPAS_MAX_TEXT, NULL, 0,
+		               &r->form);
 	case SIPAS_KEY_CHANNEL:
-		return get_str(d, o, key, SIPAS_MAX_TEXT, sipas_channel_names,
-		               SIPAS_NCHANNELS, &r->channel);
+		return get_str(d, o, key, NULL, SIPAS_MAX_TEXT,
+		               sipas_channel_names, SIPAS_NCHANNELS,
+		               &r->channel);
 	case SIPAS_KEY_TS:
-		return get_int(d, o, key, &r->ts);
+		return get_int(d, o, key, NULL, &r->ts);
 	case SIPAS_KEY_ITEMS:
 		return take_items(d, o);
 	case SIPAS_KEY_RESPONDENT:
 		return take_respondent(d, o);
 	case SIPAS_KEY_COMMENT:
-		return get_str(d, o, key, SIPAS_MAX_COMMENT, NULL, 0,
+		return get_str(d, o, key, NULL, SIPAS_MAX_COMMENT, NULL, 0,
 		               &r->comment);
 	default:
 		return take_entry(d, o);
@@ -827,7 +935,7 @@ static sipas_err take_response(struct dec *d, const msgpack_object_map *m)
 	for (k = 0; !rv && k < SIPAS_KEY_NREQUIRED; k++)
 		if (!(seen & 1u << k))
 			rv = bad(d, SIPAS_E_MISSING_FIELD, sipas_response_keys[k],
-			         "is missing.");
+			         NULL, "is missing.");
 	return rv;
 }
 

@@ -258,6 +258,21 @@ static const struct edit_case {
 	 SIPAS_E_BAD_TYPE, "items.B2", "R-1"},
 	{"item repeated", {{"items", RAW("\x82\xa2" "A1" "\x01\xa2" "A1" "\x02")}},
 	 SIPAS_E_MALFORMED, "", ""},
+	{"item repeated, str8", {{"items", RAW("\x83\xa2" "A1" "\x01\xa2" "A2" "\x01"
+					      "\xd9\x02" "A1" "\x02")}},
+	 SIPAS_E_MALFORMED, "", ""},
+	{"item repeated, str16 and str8", {{"items", RAW("\x82\xda\x00\x02" "A1" "\x01"
+						 "\xd9\x02" "A1" "\x02")}},
+	 SIPAS_E_MALFORMED, "", ""},
+	{"item repeated, empty ids", {{"items", RAW("\x82\xa0\x01\xa0\x02")}},
+	 SIPAS_E_MALFORMED, "", ""},
+	{"keys differ after NUL", {{"x", RAW("\x82\xa3" "A\x00" "1" "\x01\xa3" "A\x00" "2" "\x01")}},
+	 SIPAS_E_UNKNOWN_FIELD, "x", "R-1"},
+	{"items repeat with NUL", {{"items", RAW("\x82\xa3" "A\x00" "1" "\x01\xa3" "A\x00" "1"
+					  "\x01")}},
+	 SIPAS_E_MALFORMED, "", ""},
+	{"item id, prefix of another", {{"items", RAW("\x82\xa2" "A1" "\x01\xa3" "A1 " "\x02")}},
+	 SIPAS_OK, "", "R-1"},
 	/* respondent and entry */
 	{"respondent array", {{"respondent", RAW("\x90")}}, SIPAS_E_BAD_TYPE, "respondent", "R-1"},
 	{"respondent unknown key", {{"respondent", RAW("\x81\xa1x\x01")}},
@@ -277,6 +292,16 @@ static const struct edit_case {
 	{"respondent key int", {{"respondent", RAW("\x81\x01\x01")}},
 	 SIPAS_E_BAD_TYPE, "respondent", "R-1"},
 	{"respondent empty", {{"respondent", RAW("\x80")}}, SIPAS_OK, "", "R-1"},
+	{"respondent repeated key", {{"respondent", RAW("\x82\xa3" "age" "\x01\xa3" "age" "\x02")}},
+	 SIPAS_E_MALFORMED, "", ""},
+	{"respondent repeated key, str8", {{"respondent", RAW("\x83\xa4" "kind" "\xa3" "org"
+							       "\xa3" "age" "\x01"
+							       "\xd9\x04" "kind" "\xa3" "org")}},
+	 SIPAS_E_MALFORMED, "", ""},
+	{"respondent repeated bad key", {{"respondent", RAW("\x82\xa1x\x01\xa1x\x01")}},
+	 SIPAS_E_MALFORMED, "", ""},
+	{"entry repeated key", {{"entry", RAW("\x82\xa5" "clerk" "\xa1" "a" "\xa5" "clerk" "\xa1" "b")}},
+	 SIPAS_E_MALFORMED, "", ""},
 	{"entry array", {{"entry", RAW("\x91\x01")}}, SIPAS_E_BAD_TYPE, "entry", "R-1"},
 	{"entry.serial int", {{"entry", RAW("\x81\xa6" "serial" "\x05")}},
 	 SIPAS_E_BAD_TYPE, "entry.serial", "R-1"},
@@ -285,6 +310,14 @@ static const struct edit_case {
 	/* unknown keys and the order of checks */
 	{"unknown top key", {{"colour", RAW("\xa3" "red")}}, SIPAS_E_UNKNOWN_FIELD, "colour", "R-1"},
 	{"unknown key, case", {{"Unit", RAW("\xa3" "SNV")}}, SIPAS_E_UNKNOWN_FIELD, "Unit", "R-1"},
+	/* a key is a name only when all of it is: not a prefix, not longer */
+	{"unknown key, prefix", {{"i", RAW("\x01")}}, SIPAS_E_UNKNOWN_FIELD, "i", "R-1"},
+	{"unknown key, longer", {{"idx", RAW("\x01")}}, SIPAS_E_UNKNOWN_FIELD, "idx", "R-1"},
+	{"respondent key, prefix", {{"respondent", RAW("\x81\xa2" "ag" "\x01")}},
+	 SIPAS_E_UNKNOWN_FIELD, "respondent.ag", "R-1"},
+	{"channel, prefix", {{"channel", RAW("\xa4" "port")}}, SIPAS_E_BAD_VALUE, "channel", "R-1"},
+	{"respondent.kind, longer", {{"respondent", RAW("\x81\xa4" "kind" "\xa4" "orgs")}},
+	 SIPAS_E_BAD_VALUE, "respondent.kind", "R-1"},
 	{"wire order before missing", {{"unit", DROP}, {"ts", RAW("\xc0")}},
 	 SIPAS_E_BAD_TYPE, "ts", "R-1"},
 	{"unknown before missing", {{"form", DROP}, {"extra", RAW("\x01")}},
@@ -296,6 +329,18 @@ static const struct edit_case {
 	 SIPAS_E_MALFORMED, "", ""},
 	{"distinct int and str keys", {{"x", RAW("\x82\x01\x01\xa1" "1" "\x02")}},
 	 SIPAS_E_UNKNOWN_FIELD, "x", "R-1"},
+	/* a map whose keys are not all strings is sorted instead: a repeat is
+	 * found however the kinds of keys mix */
+	{"repeated str key after an int key", {{"x", RAW("\x83\xa1" "a" "\x01\x01\x01\xa1" "a" "\x02")}},
+	 SIPAS_E_MALFORMED, "", ""},
+	{"repeated int key after a str key", {{"x", RAW("\x83\xa1" "a" "\x01\x07\x01\x07\x02")}},
+	 SIPAS_E_MALFORMED, "", ""},
+	{"str and bin keys of the same bytes", {{"x", RAW("\x82\xa1" "a" "\x01\xc4\x01" "a" "\x02")}},
+	 SIPAS_E_UNKNOWN_FIELD, "x", "R-1"},
+	{"repeated key in a map in an array", {{"x", RAW("\x92\x80\x82\xa1" "a" "\x01\xd9\x01" "a" "\x01")}},
+	 SIPAS_E_MALFORMED, "", ""},
+	{"repeated key in a map key", {{"x", RAW("\x81\x82\xa1" "a" "\x01\xa1" "a" "\x01\x01")}},
+	 SIPAS_E_MALFORMED, "", ""},
 	{"depth 8", {{"x", RAW("\x91\x91\x91\x91\x91\x91\x90")}}, SIPAS_E_UNKNOWN_FIELD, "x", "R-1"},
 	{"depth 9", {{"x", RAW("\x91\x91\x91\x91\x91\x91\x91\x90")}}, SIPAS_E_MALFORMED, "", ""},
 };/* clang-format on */
@@ -541,6 +586,27 @@ static void gen_item_key(msgpack_sbuffer *sb, size_t n)
 	gen_items_of(sb, 1, 0, n);
 }
 
+/* items with n answers, keys I0, I1, ..., whose last key repeats the
+ * first, written as str8 (the same key as fixstr "I0"). */
+static void gen_items_repeat(msgpack_sbuffer *sb, size_t n)
+{
+	msgpack_sbuffer val;
+	msgpack_packer pk;
+	char key[24];
+
+	msgpack_sbuffer_init(&val);
+	msgpack_packer_init(&pk, &val, msgpack_sbuffer_write);
+	msgpack_pack_map(&pk, n);
+	for (size_t i = 0; i + 1 < n; i++) {
+		snprintf(key, sizeof key, "I%zu", i);
+		pack_str(&pk, key);
+		msgpack_pack_int(&pk, 1);
+	}
+	put(&val, "\xd9\x02I0\x02", 5);
+	build_with(sb, "items", &val);
+	msgpack_sbuffer_destroy(&val);
+}
+
 /* n multi answers of SIPAS_MAX_CODES codes each. */
 static void gen_full_lists(msgpack_sbuffer *sb, size_t n)
 {
@@ -580,6 +646,15 @@ static const struct gen_case {
 	{"unit 256 bytes", gen_unit, SIPAS_MAX_TEXT, 0, SIPAS_OK, "", "R-1"},
 	{"513 answers", gen_items, SIPAS_MAX_ANSWERS + 1, 0, SIPAS_E_TOO_LARGE, "items", "R-1"},
 	{"512 answers", gen_items, SIPAS_MAX_ANSWERS, 0, SIPAS_OK, "", "R-1"},
+	/* maps of up to 64 str keys use a hash set, larger ones are sorted */
+	{"64 answers", gen_items, 64, 0, SIPAS_OK, "", "R-1"},
+	{"65 answers", gen_items, 65, 0, SIPAS_OK, "", "R-1"},
+	{"2 answers, repeated", gen_items_repeat, 2, 0, SIPAS_E_MALFORMED, "", ""},
+	{"33 answers, repeated", gen_items_repeat, 33, 0, SIPAS_E_MALFORMED, "", ""},
+	{"64 answers, repeated", gen_items_repeat, 64, 0, SIPAS_E_MALFORMED, "", ""},
+	{"65 answers, repeated", gen_items_repeat, 65, 0, SIPAS_E_MALFORMED, "", ""},
+	{"512 answers, repeated", gen_items_repeat, SIPAS_MAX_ANSWERS, 0,
+	 SIPAS_E_MALFORMED, "", ""},
 	{"65 codes", gen_codes, SIPAS_MAX_CODES + 1, 0, SIPAS_E_TOO_LARGE, "items.I0", "R-1"},
 	{"64 codes", gen_codes, SIPAS_MAX_CODES, 0, SIPAS_OK, "", "R-1"},
 	{"item id 257 bytes", gen_item_key, SIPAS_MAX_TEXT + 1, 0, SIPAS_E_TOO_LARGE, "items", "R-1"},
@@ -898,6 +973,77 @@ START_TEST(test_protocol_detail_sentences)
 }
 END_TEST
 
+/* The field and detail of faults inside items and respondent. */
+START_TEST(test_protocol_sub_field_details)
+{
+	/* clang-format off */
+	static const struct {
+		struct edit e;
+		const char *field, *detail;
+	} cases[] = {
+		{{"items", RAW("\x81\xa2" "A1" U64MAX)}, "items.A1",
+		 "Item A1 does not fit in 64 bits."},
+		{{"items", RAW("\x81\xa2" "A1" "\x91\xc0")}, "items.A1",
+		 "Item A1 must hold integers only."},
+		{{"respondent", RAW("\x81\xa3" "age" "\xa1" "1")}, "respondent.age",
+		 "Field respondent.age must be an integer."},
+		{{"respondent", RAW("\x81\xa4" "kind" "\xa3" "cat")}, "respondent.kind",
+		 "Field respondent.kind must be one of person, org."},
+		{{"entry", RAW("\x81\xa5" "batch" "\xa1\xff")}, "entry.batch",
+		 "Field entry.batch is not valid UTF-8."},
+		{{"respondent", RAW("\x81\xa3" "Age" "\x01")}, "respondent.Age",
+		 "Field respondent.Age is not part of the protocol."},
+		{{"ts", RAW("\xc0")}, "ts", "Field ts must be an integer."},
+	};
+	/* clang-format on */
+	msgpack_sbuffer sb;
+	sipas_fault f;
+
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		msgpack_sbuffer_init(&sb);
+		build(&sb, &cases[i].e, 1);
+		ck_assert_int_ne(sipas_response_decode(sb.data, sb.size, resp, &f),
+		                 SIPAS_OK);
+		ck_assert_str_eq(f.field, cases[i].field);
+		ck_assert_str_eq(f.detail, cases[i].detail);
+		ck_assert_str_eq(f.id, "R-1");
+		msgpack_sbuffer_destroy(&sb);
+	}
+}
+END_TEST
+
+/* A bad answer whose item id is too long for an ack field: the field
+ * "items.<id>" is cut on a character boundary, and the detail names the
+ * same cut id. */
+START_TEST(test_protocol_long_item_field)
+{
+	msgpack_sbuffer sb, val;
+	msgpack_packer pk;
+	sipas_fault f;
+
+	msgpack_sbuffer_init(&val);
+	msgpack_packer_init(&pk, &val, msgpack_sbuffer_write);
+	msgpack_pack_map(&pk, 1);
+	msgpack_pack_str(&pk, 255);
+	for (int i = 0; i < 85; i++)
+		put(&val, "\xe1\xbb\x93", 3);
+	msgpack_pack_nil(&pk);
+	msgpack_sbuffer_init(&sb);
+	build_with(&sb, "items", &val);
+	ck_assert_err(sipas_response_decode(sb.data, sb.size, resp, &f),
+	              SIPAS_E_BAD_TYPE);
+	/* "items." and 29 three-byte letters: 93 of the 95 bytes */
+	ck_assert_uint_eq(strlen(f.field), 93);
+	ck_assert_int_eq(memcmp(f.field, "items.\xe1\xbb\x93", 9), 0);
+	ck_assert_int_eq(strncmp(f.detail, "Item ", 5), 0);
+	ck_assert_int_eq(memcmp(f.detail + 5, f.field + 6, 87), 0);
+	ck_assert_str_eq(f.detail + 92,
+	                 " must be an integer or an array of integers.");
+	msgpack_sbuffer_destroy(&sb);
+	msgpack_sbuffer_destroy(&val);
+}
+END_TEST
+
 /* An unknown key too long for an ack field is cut on a character
  * boundary, so the field stays valid UTF-8. */
 START_TEST(test_protocol_long_unknown_key)
@@ -1197,6 +1343,8 @@ static Suite *protocol_suite(void)
 	tcase_add_test(tc, test_protocol_empty_array);
 	tcase_add_test(tc, test_protocol_detail_sentences);
 	tcase_add_test(tc, test_protocol_long_unknown_key);
+	tcase_add_test(tc, test_protocol_sub_field_details);
+	tcase_add_test(tc, test_protocol_long_item_field);
 	tcase_add_test(tc, test_protocol_response_round_trip);
 	tcase_add_test(tc, test_protocol_response_encode_canonical);
 	tcase_add_test(tc, test_protocol_response_encode_too_large);
