@@ -458,7 +458,9 @@ static sipas_err decode_entry(sipas_counts *c, struct varint_reader *r)
 		} else {
 			row[0] += answered;
 			if (kind == ENTRY_NUMBER)
-				row[1] = (uint64_t)((int64_t)row[1] + sum);
+				/* Two's complement wrap, as in sipas_counts_add:
+				 * unsigned addition has no overflow to trap. */
+				row[1] += (uint64_t)sum;
 		}
 	} else {
 		return SIPAS_E_MALFORMED;
