@@ -55,6 +55,14 @@ for ex in "$SRC"/examples/*.json; do
 done
 expect_status 0 "campaigns" -- "$ADMIN" --store "$STORE" campaigns
 expect_out "^SL-2024 *revision 2-"
+expect_out "^TN-2025 *revision 1-"
+expect_out "^VN-2025 *revision 1-"
+# One line per campaign: the contract's example shares SL-2024 with
+# examples/sonla-2024.json, every other example adds one.
+ncampaigns=$(wc -l <"$TMP/out")
+expect_status 0 "show TN-2025" -- "$ADMIN" --store "$STORE" show TN-2025
+expect_out "^campaign   TN-2025"
+expect_out "^units      16$"
 expect_status 0 "show" -- "$ADMIN" --store "$STORE" show VN-2025
 expect_out "^campaign   VN-2025"
 expect_status 1 "show ambiguous" -- "$ADMIN" --store "$STORE" show
@@ -113,7 +121,7 @@ expect_status 1 "backup: two DESTs" -- "$ADMIN" --store "$STORE" backup "$TMP/b1
 expect_status 2 "backup: no store" -- "$ADMIN" --store "$TMP/nostore" backup "$TMP/b0"
 if [ ! -e "$TMP/b0" ]; then ok; else bad "backup of no store created $TMP/b0"; fi
 expect_status 0 "backup" -- "$ADMIN" --store "$STORE" backup "$TMP/backups/b1"
-expect_out "^backup $TMP/backups/b1/data.mdb: [0-9]* bytes (.* MiB), 0 responses (last 0), 0 quarantined, 2 campaigns, as of transaction [0-9]*$"
+expect_out "^backup $TMP/backups/b1/data.mdb: [0-9]* bytes (.* MiB), 0 responses (last 0), 0 quarantined, $ncampaigns campaigns, as of transaction [0-9]*$"
 if [ "$(ls -A "$TMP/backups/b1")" = "data.mdb" ]; then ok; else
 	bad "backup folder holds: $(ls -A "$TMP/backups/b1")"; fi
 expect_status 1 "backup: DEST not empty" -- "$ADMIN" --store "$STORE" backup "$TMP/backups/b1"
