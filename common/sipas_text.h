@@ -33,4 +33,10 @@ void sipas_utf8_clip(char *s);
  * none; used to align tables of Vietnamese names). Invalid bytes count 1. */
 size_t sipas_utf8_width(const char *s, size_t len);
 
+/* A new copy of the NUL-terminated UTF-8 text s cut to at most maxw
+ * terminal columns, a cut marked with an ellipsis ("…", one column), for
+ * names in tables and charts. The caller frees it. Aborts on
+ * out-of-memory (sipas_oom.h). */
+char *sipas_utf8_fit(const char *s, size_t maxw);
+
 #endif

@@ -6,6 +6,8 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "sipas_oom.h"
+
 /*
  * Decode one code point at s[0..len). Returns its byte length, or 0 when
  * the bytes are not strict UTF-8 (overlong, surrogate, > U+10FFFF,
@@ -127,6 +129,32 @@ size_t sipas_utf8_width(const char *s, size_t len)
 		i += n;
 	}
 	return w;
+}
+
+char *sipas_utf8_fit(const char *s, size_t maxw)
+{
+	size_t len = strlen(s), used = 0, w = 0, i = 0;
+	char *out;
+
+	if (sipas_utf8_width(s, len) <= maxw)
+		return sipas_xstrndup(s, len);
+	/* Whole characters while they and the ellipsis still fit. */
+	while (i < len) {
+		size_t j = i + 1, cw;
+
+		while (j < len && ((unsigned char)s[j] & 0xC0) == 0x80)
+			j++;
+		cw = sipas_utf8_width(s + i, j - i);
+		if (w + cw + 1 > maxw)
+			break;
+		w += cw;
+		i = j;
+		used = j;
+	}
+	out = sipas_xmalloc(used + sizeof "\xe2\x80\xa6");
+	memcpy(out, s, used);
+	memcpy(out + used, "\xe2\x80\xa6", sizeof "\xe2\x80\xa6");
+	return out;
 }
 
 size_t sipas_utf8_boundary(const char *s, size_t len, size_t max)

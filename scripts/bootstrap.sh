@@ -3,13 +3,17 @@
 # then builds LazyFS (the power-cut file system of tests/e2e/test_powercut.py)
 # from ../shared/tools/lazyfs beside the source folder, when it is there.
 # Idempotent; run as root (or through sudo). Safe to run again at any time.
-# SIPAS_SKIP_POWERCUT=1 leaves LazyFS out.
+# --tests adds what only the tests need (Chromium and Pillow, which open
+# and look at the HTML report). SIPAS_SKIP_POWERCUT=1 leaves LazyFS out.
 set -eu
 
 PKGS="build-essential cmake pkg-config clang libclang-rt-14-dev \
       libzmq3-dev liblmdb-dev lmdb-utils libmsgpack-dev check \
       libjansson-dev libsystemd-dev libinih-dev libxxhash-dev python3 python3-zmq python3-msgpack \
       strace"
+if [ "${1:-}" = "--tests" ]; then
+	PKGS="$PKGS chromium python3-pil"
+fi
 
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then

@@ -1,6 +1,6 @@
 #!/bin/sh
 # The whole test suite, from a fresh clone on a fresh Debian 12 machine:
-#   1. install the Debian packages (scripts/bootstrap.sh),
+#   1. install the Debian packages (scripts/bootstrap.sh --tests),
 #   2. build with gcc and with clang, warnings as errors, and run every test,
 #   3. build with AddressSanitizer + UndefinedBehaviorSanitizer and run every
 #      test again,
@@ -19,7 +19,7 @@ JOBS=$(nproc 2>/dev/null || echo 2)
 passed=0
 failed=0
 
-scripts/bootstrap.sh
+scripts/bootstrap.sh --tests
 
 # build NAME CMAKE-ARGS...: configure and build into build/NAME.
 build() {

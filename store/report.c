@@ -669,7 +669,42 @@ const uint64_t *sipas_report_item(const sipas_report *r,
 	return uf->items + rf->item_off[j];
 }
 
-/* ---- number display, shared by table and csv ---- */
+void sipas_report_item_total(const sipas_report *r, const sipas_form *f,
+                             uint32_t j, uint64_t *out, double *mean)
+{
+	const sipas_item *it = &f->items[j];
+	uint32_t len = item_row_len(it);
+	double sum = 0;
+
+	assert(j < f->nitems);
+	memset(out, 0, len * sizeof *out);
+	for (uint32_t u = 0; u < r->nunits; u++)
+		for (uint32_t k = 0; k < r->units[u].nforms; k++) {
+			const sipas_report_uform *uf = &r->units[u].forms[k];
+			double m;
+			const uint64_t *row;
+
+			if (uf->form != f)
+				continue;
+			row = sipas_report_item(r, uf, j, &m, NULL);
+			if (it->kind == SIPAS_ITEM_NUMBER) {
+				/* The report keeps each unit's mean, not its
+				 * sum: weight the means by their counts. */
+				if (row[0] > 0)
+					sum += m * (double)row[0];
+				out[0] += row[0];
+				continue;
+			}
+			for (uint32_t c = 0; c < len; c++)
+				out[c] += row[c];
+		}
+	if (mean != NULL)
+		*mean = it->kind == SIPAS_ITEM_NUMBER && out[0] > 0
+		            ? sum / (double)out[0]
+		            : NAN;
+}
+
+/* ---- number display, shared by table, csv and html ---- */
 
 bool sipas_report_format_number(double v, const sipas_display *d,
                                 char decimal_mark, char *out, size_t len)
@@ -707,5 +742,20 @@ bool sipas_report_format_number(double v, const sipas_display *d,
 	if (dec > 0 && w > 0 && (size_t)w < len)
 		snprintf(out + w, len - (size_t)w, "%c%0*lld", decimal_mark,
 		         (int)dec, (long long)fp);
+	return true;
+}
+
+bool sipas_report_format_change(double v, const sipas_display *d,
+                                char decimal_mark, char *out, size_t len)
+{
+	char tmp[40];
+
+	if (!sipas_report_format_number(v, d, decimal_mark, tmp, sizeof tmp)) {
+		out[0] = '\0';
+		return false;
+	}
+	/* A plus sign only on a rise that shows: "+0.51", but "0.00". */
+	snprintf(out, len, "%s%s",
+	         v > 0 && strspn(tmp, "0.,") != strlen(tmp) ? "+" : "", tmp);
 	return true;
 }

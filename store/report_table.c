@@ -6,7 +6,8 @@
  * (sipas_report_format_number); "-" stands for "no index".
  *
  * Sections: heading and counts, overall index, blocks, units by rank,
- * groups (contents) across units.
+ * groups (contents) across units, items (perception, expectation) over
+ * each form's units.
  */
 #include "sipas_report.h"
 
@@ -37,32 +38,6 @@ struct tbl {
 static size_t width(const char *s)
 {
 	return sipas_utf8_width(s, strlen(s));
-}
-
-/* A copy of s cut to at most maxw display columns ("…" marks the cut). */
-static char *fit(const char *s, size_t maxw)
-{
-	size_t len = strlen(s), used = 0, w = 0, i = 0;
-	char *out;
-
-	if (sipas_utf8_width(s, len) <= maxw)
-		return sipas_xstrndup(s, len);
-	while (i < len) {
-		size_t j = i + 1, cw;
-
-		while (j < len && ((unsigned char)s[j] & 0xC0) == 0x80)
-			j++;
-		cw = sipas_utf8_width(s + i, j - i);
-		if (w + cw + 1 > maxw)
-			break;
-		w += cw;
-		i = j;
-		used = j;
-	}
-	out = sipas_xmalloc(used + sizeof "\xe2\x80\xa6");
-	memcpy(out, s, used);
-	memcpy(out + used, "\xe2\x80\xa6", sizeof "\xe2\x80\xa6");
-	return out;
 }
 
 static void tbl_init(struct tbl *t, size_t ncols, const char *const *head,
@@ -165,18 +140,11 @@ static const char *number(const struct fmt *fm, double v, char *buf)
 	return buf;
 }
 
-/* A change: "+0.51", "-1.20", "0.00". */
+/* A change: "+0.51", "-1.20", "0.00"; "-" when there is none. */
 static const char *change(const struct fmt *fm, double v, char *buf)
 {
-	char tmp[NUM_LEN];
-
-	if (!sipas_report_format_number(v, fm->display, fm->mark, tmp,
-	                                NUM_LEN)) {
+	if (!sipas_report_format_change(v, fm->display, fm->mark, buf, NUM_LEN))
 		snprintf(buf, NUM_LEN, "-");
-		return buf;
-	}
-	snprintf(buf, NUM_LEN, "%s%s",
-	         v > 0 && strspn(tmp, "0.,") != strlen(tmp) ? "+" : "", tmp);
 	return buf;
 }
 
@@ -249,7 +217,7 @@ static void blocks(FILE *f, const sipas_report *r, const struct fmt *fm)
 		char n1[NUM_LEN], n2[NUM_LEN], n3[NUM_LEN], n4[NUM_LEN];
 		char n5[NUM_LEN], n6[NUM_LEN], n7[NUM_LEN], n8[NUM_LEN];
 		char n9[NUM_LEN];
-		char *name = fit(rb->block->name, NAME_WIDTH);
+		char *name = sipas_utf8_fit(rb->block->name, NAME_WIDTH);
 		bool ab = !isnan(r->index);
 		const char *cells[] = {
 		    rb->block->id,
@@ -292,7 +260,7 @@ static void units(FILE *f, const sipas_report *r, const struct fmt *fm)
 		const sipas_report_unit *u = &r->units[r->ranked[i]];
 		char n1[NUM_LEN], n2[NUM_LEN], n3[NUM_LEN], n4[NUM_LEN];
 		char n5[NUM_LEN], n6[NUM_LEN];
-		char *name = fit(u->unit->name, NAME_WIDTH);
+		char *name = sipas_utf8_fit(u->unit->name, NAME_WIDTH);
 		const char *cells[9];
 
 		/* A low sample is flagged "*"; the other numbers keep in line.
@@ -346,7 +314,7 @@ static void groups(FILE *f, const sipas_report *r, const struct fmt *fm)
 		char n5[NUM_LEN], n6[NUM_LEN], lo[160], hi[160];
 		uint32_t depth = rg->group->depth < 8 ? rg->group->depth : 8;
 		char *name =
-		    fit(rg->group->name[0] ? rg->group->name : rg->group->id,
+		    sipas_utf8_fit(rg->group->name[0] ? rg->group->name : rg->group->id,
 		        NAME_WIDTH - 2 * depth);
 		size_t nlen = strlen(name);
 		/* Nested groups are indented under their parent. */
@@ -383,6 +351,69 @@ static void groups(FILE *f, const sipas_report *r, const struct fmt *fm)
 	tbl_free(&t);
 }
 
+/* Perception and expectation items over all units of each form: the
+ * share of each code among those who answered (for a multi item, the share
+ * of respondents choosing it, so a column may sum above 100). */
+static void items(FILE *f, const sipas_report *r, const struct fmt *fm)
+{
+	static const char *const head[] = {"Form", "Item",  "Answered", "Code",
+	                                   "Label", "Count", "Share"};
+	struct tbl t;
+	bool any = false;
+
+	tbl_init(&t, 7, head, "llrrlrr");
+	for (uint32_t fi = 0; fi < r->nforms; fi++) {
+		const sipas_form *fo = r->forms[fi].form;
+		uint64_t *row;
+
+		if (r->forms[fi].respondents == 0)
+			continue;
+		for (uint32_t j = 0; j < fo->nitems; j++) {
+			const sipas_item *it = &fo->items[j];
+			char n1[NUM_LEN], n2[NUM_LEN], n3[NUM_LEN], n4[NUM_LEN];
+			double mean;
+
+			row = sipas_xcalloc(1 + it->ncodes, sizeof *row);
+			sipas_report_item_total(r, fo, j, row, &mean);
+			any = true;
+			if (it->kind == SIPAS_ITEM_NUMBER) {
+				const char *cells[] = {
+				    fo->id, it->id, integer(row[0], n1), "",
+				    "mean", "", number(fm, mean, n2)};
+
+				tbl_row(&t, cells);
+			}
+			for (uint32_t k = 0; k < it->ncodes; k++) {
+				sipas_tally tl = {row[1 + k], row[0]};
+				char *label = sipas_utf8_fit(
+				    it->labels ? it->labels[k] : "", NAME_WIDTH);
+				const char *cells[] = {
+				    k == 0 ? fo->id : "",
+				    k == 0 ? it->id : "",
+				    k == 0 ? integer(row[0], n1) : "",
+				    NULL,
+				    label,
+				    integer(row[1 + k], n3),
+				    number(fm, sipas_index_rate(tl), n4)};
+
+				snprintf(n2, NUM_LEN, "%lld",
+				         (long long)it->codes[k]);
+				cells[3] = n2;
+				tbl_row(&t, cells);
+				free(label);
+			}
+			free(row);
+		}
+	}
+	if (any) {
+		fputs("\nItems (all units of each form; share of those who "
+		      "answered)\n",
+		      f);
+		tbl_print(f, &t);
+	}
+	tbl_free(&t);
+}
+
 sipas_err sipas_report_write_table(const sipas_report *r,
                                    const sipas_report_opts *o, FILE *f,
                                    sipas_diag *diag)
@@ -395,6 +426,7 @@ sipas_err sipas_report_write_table(const sipas_report *r,
 	blocks(f, r, &fm);
 	units(f, r, &fm);
 	groups(f, r, &fm);
+	items(f, r, &fm);
 	if (fflush(f) != 0 || ferror(f)) {
 		sipas_diag_set(diag, "writing the table: %s",
 		               errno ? strerror(errno) : "write error");

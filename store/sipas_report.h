@@ -207,16 +207,29 @@ const uint64_t *sipas_report_item(const sipas_report *r,
                                   const sipas_report_uform *uf, uint32_t j,
                                   double *mean, double *median);
 
+/*
+ * Item j of form f (a form of r's definition) summed over every unit
+ * surveyed with f, laid out as sipas_report_item: out[0] answered, then for
+ * CHOICE and MULTI the count of each code; out holds at least 1 + ncodes
+ * entries. *mean (may be NULL): a NUMBER item's mean over all its answered
+ * values, NAN when none (or another kind). The published report tables of
+ * perception and expectation items are these totals.
+ */
+void sipas_report_item_total(const sipas_report *r, const sipas_form *f,
+                             uint32_t j, uint64_t *out, double *mean);
+
 /* ---- output ---- */
 
 typedef enum sipas_report_format {
 	SIPAS_FORMAT_TABLE = 0,
 	SIPAS_FORMAT_JSON = 1,
-	SIPAS_FORMAT_CSV = 2
+	SIPAS_FORMAT_CSV = 2,
+	SIPAS_FORMAT_HTML = 3
 } sipas_report_format;
 
 typedef struct sipas_report_opts {
 	char decimal_mark; /* '.' (default when 0) or ',' (--locale vi) */
+	bool vietnamese;   /* --locale vi: Vietnamese headings (html) */
 } sipas_report_opts;
 
 /*
@@ -230,6 +243,11 @@ typedef struct sipas_report_opts {
 bool sipas_report_format_number(double v, const sipas_display *d,
                                 char decimal_mark, char *out, size_t len);
 
+/* A change for display: as sipas_report_format_number, with a "+" on a
+ * rise that does not show as zero ("+0.51", "-1.20", "0.00"). */
+bool sipas_report_format_change(double v, const sipas_display *d,
+                                char decimal_mark, char *out, size_t len);
+
 /*
  * Write r to f. Each returns SIPAS_E_IO (errno text in diag) when f could
  * not be written; f is flushed but not closed.
@@ -237,6 +255,8 @@ bool sipas_report_format_number(double v, const sipas_display *d,
  *          streamed one unit at a time
  *   table: aligned columns for a terminal (display width of UTF-8)
  *   csv:   RFC 4180, one row per unit (';' separated with a ',' mark)
+ *   html:  one self-contained page (no script, no network): the tables of
+ *          the published reports and an SVG chart of the units by index
  */
 SIPAS_MUST_CHECK sipas_err sipas_report_write_json(const sipas_report *r,
                                                    FILE *f, sipas_diag *diag);
@@ -246,5 +266,8 @@ SIPAS_MUST_CHECK sipas_err sipas_report_write_table(const sipas_report *r,
 SIPAS_MUST_CHECK sipas_err sipas_report_write_csv(const sipas_report *r,
                                                   const sipas_report_opts *o,
                                                   FILE *f, sipas_diag *diag);
+SIPAS_MUST_CHECK sipas_err sipas_report_write_html(const sipas_report *r,
+                                                   const sipas_report_opts *o,
+                                                   FILE *f, sipas_diag *diag);
 
 #endif

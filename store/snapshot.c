@@ -52,17 +52,20 @@ static void usage(FILE *f)
 	    "  -c, --campaign ID      campaign to report (optional when the "
 	    "store\n"
 	    "                         holds a single campaign)\n"
-	    "  -f, --format FORMAT    table, json or csv (default: table on a\n"
-	    "                         terminal, json otherwise)\n"
+	    "  -f, --format FORMAT    table, json, csv or html (default: table "
+	    "on a\n"
+	    "                         terminal, json otherwise); html is one\n"
+	    "                         self-contained page with an SVG chart\n"
 	    "  -o, --output FILE      write to FILE instead of standard "
 	    "output\n"
 	    "      --compare ID       compare with campaign ID of the same "
 	    "store\n"
 	    "                         (units and blocks matched by id)\n"
-	    "      --locale LOCALE    vi: decimal comma in table and csv (csv "
-	    "then\n"
-	    "                         separated by ';'); en (default): decimal "
-	    "point.\n"
+	    "      --locale LOCALE    vi: decimal comma in table, csv and html "
+	    "(csv\n"
+	    "                         then separated by ';'), Vietnamese "
+	    "headings\n"
+	    "                         in html; en (default): decimal point.\n"
 	    "                         JSON is never affected\n"
 	    "  -h, --help             show this help and exit\n"
 	    "  -V, --version          show the version and exit\n"
@@ -96,6 +99,8 @@ static int parse_format(const char *s)
 		return SIPAS_FORMAT_JSON;
 	if (strcmp(s, "csv") == 0)
 		return SIPAS_FORMAT_CSV;
+	if (strcmp(s, "html") == 0)
+		return SIPAS_FORMAT_HTML;
 	return -1;
 }
 
@@ -219,6 +224,9 @@ static int print(const struct snapshot *sn, const sipas_report *r)
 	case SIPAS_FORMAT_CSV:
 		rv = sipas_report_write_csv(r, &sn->opts, f, &diag);
 		break;
+	case SIPAS_FORMAT_HTML:
+		rv = sipas_report_write_html(r, &sn->opts, f, &diag);
+		break;
 	default:
 		rv = sipas_report_write_json(r, f, &diag);
 		break;
@@ -269,8 +277,8 @@ int main(int argc, char **argv)
 			sn.format = parse_format(optarg);
 			if (sn.format < 0)
 				return fail(EXIT_INPUT,
-				            "--format: '%s' is not table, json "
-				            "or csv",
+				            "--format: '%s' is not table, json, "
+				            "csv or html",
 				            optarg);
 			break;
 		case 'o':
@@ -280,12 +288,14 @@ int main(int argc, char **argv)
 			sn.compare = optarg;
 			break;
 		case OPT_LOCALE:
-			if (strcmp(optarg, "vi") == 0)
+			if (strcmp(optarg, "vi") == 0) {
 				sn.opts.decimal_mark = ',';
-			else if (strcmp(optarg, "en") == 0 ||
-			         strcmp(optarg, "C") == 0)
+				sn.opts.vietnamese = true;
+			} else if (strcmp(optarg, "en") == 0 ||
+			         strcmp(optarg, "C") == 0) {
 				sn.opts.decimal_mark = '.';
-			else
+				sn.opts.vietnamese = false;
+			} else
 				return fail(EXIT_INPUT,
 				            "--locale: '%s' is not vi or en",
 				            optarg);

@@ -610,6 +610,41 @@ START_TEST(test_report_items)
 }
 END_TEST
 
+/* The published tables of items are totals over a form's units. */
+START_TEST(test_report_item_total)
+{
+	struct fixture fx;
+	const sipas_form *direct, *online;
+	uint64_t row[4];
+	double mean;
+
+	build_main(&fx, "mean", "mean_of_units", "mean_of_blocks", "half_up");
+	direct = fx.r->forms[0].form;
+	online = fx.r->forms[1].form;
+	/* trips: U1 1, 2 (U2, U3 none) */
+	sipas_report_item_total(fx.r, direct, 0, row, &mean);
+	ck_assert_uint_eq(row[0], 2);
+	ck_assert_uint_eq(row[1], 1);
+	ck_assert_uint_eq(row[2], 1);
+	ck_assert_uint_eq(row[3], 0);
+	ck_assert_index(mean, NAN);
+	/* expect (multi): U1 [1,2], [], [2] */
+	sipas_report_item_total(fx.r, direct, 1, row, NULL);
+	ck_assert_uint_eq(row[0], 3);
+	ck_assert_uint_eq(row[1], 1);
+	ck_assert_uint_eq(row[2], 2);
+	/* age: U1 30, 40, 61 and U3 20, 25 -> 176 / 5 */
+	sipas_report_item_total(fx.r, direct, 2, row, &mean);
+	ck_assert_uint_eq(row[0], 5);
+	ck_assert_index(mean, 35.2);
+	/* online big: U2 only, 10 and 20 */
+	sipas_report_item_total(fx.r, online, 0, row, &mean);
+	ck_assert_uint_eq(row[0], 2);
+	ck_assert_index(mean, 15.0);
+	fixture_free(&fx);
+}
+END_TEST
+
 START_TEST(test_report_ranks_with_ties)
 {
 	sipas_def *d = load_def(rank_def);
@@ -801,14 +836,14 @@ END_TEST
 /* ---- outputs ---- */
 
 /* Run a writer into memory; returns the malloc'd text. */
-enum { W_JSON, W_TABLE, W_CSV };
+enum { W_JSON, W_TABLE, W_CSV, W_HTML };
 
 static char *render(const sipas_report *r, int which, char mark)
 {
 	char *text = NULL;
 	size_t len = 0;
 	FILE *f = open_memstream(&text, &len);
-	sipas_report_opts o = {mark};
+	sipas_report_opts o = {mark, mark == ','};
 	sipas_diag diag = {{0}};
 	sipas_err rv;
 
@@ -817,8 +852,10 @@ static char *render(const sipas_report *r, int which, char mark)
 		rv = sipas_report_write_json(r, f, &diag);
 	else if (which == W_TABLE)
 		rv = sipas_report_write_table(r, &o, f, &diag);
-	else
+	else if (which == W_CSV)
 		rv = sipas_report_write_csv(r, &o, f, &diag);
+	else
+		rv = sipas_report_write_html(r, &o, f, &diag);
 	ck_assert_msg(rv == SIPAS_OK, "%s", diag.msg);
 	fclose(f);
 	return text;
@@ -1143,6 +1180,19 @@ START_TEST(test_report_table)
 	              strstr(text, "Sở Tài chính"));
 	ck_assert_msg(strstr(text, "    Phần một") != NULL, "%s",
 	              text); /* nested */
+	/* Items over the form's units: expect code 2 chosen by 2 of the 3
+	 * who answered; the age mean 176 / 5 */
+	{
+		const char *items = strstr(text, "\nItems (all units");
+
+		ck_assert_msg(items != NULL, "%s", text);
+		check_aligned(items + 1, "Items (all units of each form; share "
+		                         "of those who answered)\n",
+		              1 + 3 + 3 + 1 + 1);
+		ck_assert_msg(strstr(items, "2             2  66.67\n") != NULL, "%s", items);
+		ck_assert_msg(strstr(items, "mean          35.20\n") != NULL,
+		              "%s", items);
+	}
 	free(text);
 	/* decimal comma */
 	text = render(fx.r, W_TABLE, ',');
@@ -1192,6 +1242,106 @@ START_TEST(test_report_csv)
 }
 END_TEST
 
+/* Occurrences of needle in hay. */
+static unsigned count_of(const char *hay, const char *needle)
+{
+	unsigned n = 0;
+
+	for (const char *p = strstr(hay, needle); p != NULL;
+	     p = strstr(p + 1, needle))
+		n++;
+	return n;
+}
+
+START_TEST(test_report_html)
+{
+	struct fixture fx, prev;
+	char *text;
+
+	build_main(&fx, "mean", "mean_of_units", "mean_of_blocks", "half_up");
+	text = render(fx.r, W_HTML, '.');
+	ck_assert_msg(strncmp(text, "<!DOCTYPE html>\n<html lang=\"en\">", 31) ==
+	                  0,
+	              "%.80s", text);
+	ck_assert_msg(strstr(text, "</body>\n</html>\n") != NULL, "%s", text);
+	/* Self-contained: nothing is fetched, nothing runs. */
+	ck_assert_ptr_null(strstr(text, "<script"));
+	ck_assert_ptr_null(strstr(text, "src="));
+	ck_assert_ptr_null(strstr(text, "href="));
+	ck_assert_ptr_null(strstr(text, "url("));
+	ck_assert_msg(strstr(text, "<title>Báo cáo thử</title>") != NULL, "%s",
+	              text);
+	/* The definition's text is escaped, never copied raw. */
+	ck_assert_msg(strstr(text, "Sở Nội vụ, &quot;Tư pháp&quot;") != NULL,
+	              "%s", text);
+	ck_assert_ptr_null(strstr(text, "\"Tư pháp\""));
+	ck_assert_msg(strstr(text, "Overall index: <b>77.29</b>") != NULL, "%s",
+	              text);
+	/* The chart: one bar per unit with an index (U4 has none), the
+	 * overall line, one legend swatch per block. */
+	ck_assert_uint_eq(count_of(text, "</title></rect>"), 3);
+	ck_assert_msg(strstr(text, "1. UBND xã Mường Bú</text>") != NULL, "%s",
+	              text);
+	ck_assert_msg(strstr(text, "stroke-dasharray") != NULL, "%s", text);
+	ck_assert_msg(strstr(text, ">Overall index 77.29</text>") != NULL, "%s",
+	              text);
+	ck_assert_uint_eq(count_of(text, "y=\"8\" width=\"12\""), 2);
+	/* Tables: blocks, units by content of both forms, contents (nested
+	 * indented), items with the multi note and the number mean. */
+	ck_assert_msg(strstr(text, "<h2>Units by content, form Trực tiếp</h2>") !=
+	                  NULL,
+	              "%s", text);
+	ck_assert_msg(strstr(text, "<h2>Units by content, form Trực tuyến</h2>") !=
+	                  NULL,
+	              "%s", text);
+	ck_assert_msg(strstr(text, "padding-left:23px\">Phần một") != NULL, "%s",
+	              text);
+	ck_assert_msg(strstr(text, "UBND xã Mường Bú (100.00)") != NULL, "%s",
+	              text); /* highest in access */
+	ck_assert_msg(strstr(text, "<td class=\"n\">35.20</td>") != NULL, "%s",
+	              text);
+	ck_assert_uint_eq(count_of(text, "may sum above 100"), 1);
+	ck_assert_msg(strstr(text, "* low sample: fewer than 3 respondents") !=
+	                  NULL,
+	              "%s", text);
+	ck_assert_ptr_null(strstr(text, "Previous"));
+	free(text);
+
+	/* --locale vi: Vietnamese headings, decimal comma. */
+	text = render(fx.r, W_HTML, ',');
+	ck_assert_msg(strstr(text, "<html lang=\"vi\">") != NULL, "%.80s", text);
+	ck_assert_msg(strstr(text, "Chỉ số chung: <b>77,29</b>") != NULL, "%s",
+	              text);
+	ck_assert_msg(strstr(text, "<td class=\"n\">35,20</td>") != NULL, "%s",
+	              text);
+	ck_assert_ptr_null(strstr(text, "77.29"));
+	free(text);
+
+	/* With a comparison: the previous index, the changes, "n/m below". */
+	prev.def =
+	    load_main("mean", "mean_of_units", "mean_of_blocks", "half_up");
+	fake_init(&prev.fk, prev.def);
+	add(&prev.fk, "U1", "direct", "postal", "A1=5 A2=5 F1=5 F2=5");
+	add(&prev.fk, "U2", "direct", "postal", "A1=5 A2=1 F1=0 F2=0");
+	ck_assert_err(sipas_report_build(prev.def, "1-x", NULL, TS, fake_counts,
+	                                 &prev.fk, &prev.r, NULL),
+	              SIPAS_OK);
+	sipas_report_compare(fx.r, prev.r);
+	text = render(fx.r, W_HTML, '.');
+	/* U1 62.5 (was 100): -37.50; U2 80 (was 50) +30.00, rank 2 -> 2 */
+	ck_assert_msg(strstr(text, "1/2 units below the previous campaign") !=
+	                  NULL,
+	              "%s", text);
+	ck_assert_msg(strstr(text, "<td class=\"n\">-37.50</td>") != NULL, "%s",
+	              text);
+	ck_assert_msg(strstr(text, "<td class=\"n\">+30.00</td>") != NULL, "%s",
+	              text);
+	free(text);
+	fixture_free(&prev);
+	fixture_free(&fx);
+}
+END_TEST
+
 static Suite *report_suite(void)
 {
 	Suite *s = suite_create("report");
@@ -1206,6 +1356,7 @@ static Suite *report_suite(void)
 	tcase_add_test(tc, test_report_pooled);
 	tcase_add_test(tc, test_report_campaign_groups);
 	tcase_add_test(tc, test_report_items);
+	tcase_add_test(tc, test_report_item_total);
 	tcase_add_test(tc, test_report_ranks_with_ties);
 	tcase_add_test(tc, test_report_empty_campaign);
 	tcase_add_test(tc, test_report_callback_error);
@@ -1216,6 +1367,7 @@ static Suite *report_suite(void)
 	tcase_add_test(out, test_report_json_nulls_and_compare);
 	tcase_add_test(out, test_report_table);
 	tcase_add_test(out, test_report_csv);
+	tcase_add_test(out, test_report_html);
 	suite_add_tcase(s, out);
 	return s;
 }

@@ -1,5 +1,6 @@
 /* test_text.c - strict UTF-8, the id rule, display width. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "sipas_limits.h"
@@ -100,6 +101,32 @@ START_TEST(test_text_width)
 }
 END_TEST
 
+/* Names cut to a display width end with one ellipsis column. */
+START_TEST(test_text_fit)
+{
+	static const struct {
+		const char *in;
+		size_t maxw;
+		const char *out;
+	} cases[] = {
+	    {"Sở Nội vụ", 9, "Sở Nội vụ"},    /* fits: copied */
+	    {"Sở Nội vụ", 8, "Sở Nội \xe2\x80\xa6"}, /* 7 columns + … */
+	    {"Sở Nội vụ", 4, "Sở \xe2\x80\xa6"},
+	    {"abc", 1, "\xe2\x80\xa6"},
+	    {"", 0, ""},
+	};
+
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		char *got = sipas_utf8_fit(cases[i].in, cases[i].maxw);
+
+		ck_assert_str_eq(got, cases[i].out);
+		ck_assert_uint_le(sipas_utf8_width(got, strlen(got)),
+		                  cases[i].maxw > 0 ? cases[i].maxw : 0);
+		free(got);
+	}
+}
+END_TEST
+
 START_TEST(test_text_boundary_and_clip)
 {
 	const char *s = "Sở";  /* 'S', then U+1EDF as 3 bytes */
@@ -142,6 +169,7 @@ int main(void)
 	tcase_add_test(tc, test_text_width);
 	tcase_add_test(tc, test_text_utf8_char);
 	tcase_add_test(tc, test_text_boundary_and_clip);
+	tcase_add_test(tc, test_text_fit);
 	suite_add_tcase(s, tc);
 	return tu_run(s);
 }
