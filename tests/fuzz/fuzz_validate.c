@@ -61,7 +61,7 @@ static const char extreme_json[] =
 	" \"units\": [{\"id\": \"u\", \"block\": \"b\", \"forms\": [\"f\"]},"
 	" {\"id\": \"u2\", \"block\": \"b\", \"forms\": [\"f2\", \"f\"]}]}";
 
-#define NDEFS 3
+#define NDEFS 4
 
 static sipas_def *defs[NDEFS];
 /* Counters of every form of every definition. */
@@ -98,6 +98,8 @@ static void setup(void)
 	load(1, sipas_fuzz_def_national, sizeof sipas_fuzz_def_national - 1,
 	     "national-2025.json");
 	load(2, extreme_json, sizeof extreme_json - 1, "extreme.json");
+	load(3, sipas_fuzz_def_thainguyen, sizeof sipas_fuzz_def_thainguyen - 1,
+	     "thainguyen-2025.json");
 }
 
 /* ---- the rules, read a second time ---- */

@@ -16,7 +16,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.join(HERE, "..", "..", "..")
 OUT = os.path.join(HERE, "validate")
 DEFS = {"sonla": "examples/sonla-2024.json",
-        "national": "examples/national-2025.json"}
+        "national": "examples/national-2025.json",
+        "thainguyen": "examples/thainguyen-2025.json"}
 
 
 def criteria(groups):
