@@ -1,14 +1,16 @@
 #!/bin/sh
 # The main job, from a fresh clone on a fresh Debian 12 machine:
 #   install the packages, build, start a worker and a collector on loopback,
-#   load the Sơn La sample survey, submit generated responses through
-#   sipas-submit, print the snapshot table, stop the daemons cleanly.
-# Usage: scripts/demo.sh [N]   (N responses, default 5000)
-# Everything lives in ./demo (store, logs, responses); each run starts fresh.
+#   load the Sơn La survey (examples/sonla-2024.json) and the same survey
+#   for 2023, submit responses built to reproduce the figures Sơn La
+#   published (scripts/seedgen.py) through sipas-submit, print the snapshot
+#   compared with 2023, write the HTML report, stop the daemons cleanly.
+# Usage: scripts/demo.sh
+# Everything lives in ./demo (store, logs, responses, report); each run
+# starts fresh.
 set -eu
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
-N=${1:-5000}
 DEMO="$ROOT/demo"
 BIN="$ROOT/build/demo"
 COLLECTOR_EP="tcp://127.0.0.1:7300"
@@ -46,8 +48,10 @@ wait_port() {
 	done
 }
 
-echo "== sipas-admin define examples/sonla-2024.json"
+echo "== sipas-admin define examples/sonla-2024.json, and the same survey for 2023"
 "$BIN/store/sipas-admin" --store "$STORE" define "$ROOT/examples/sonla-2024.json"
+/usr/bin/python3 "$ROOT/scripts/seedgen.py" sl23-definition "$DEMO/sonla-2023.json"
+"$BIN/store/sipas-admin" --store "$STORE" define "$DEMO/sonla-2023.json"
 
 echo "== start sipas-worker ($WORKER_EP) and sipas-collector ($COLLECTOR_EP)"
 "$BIN/worker/sipas-worker" --store "$STORE" --bind "$WORKER_EP" \
@@ -59,17 +63,25 @@ wait_port 7301
 COLLECTOR_PID=$!
 wait_port 7300
 
-echo "== generate $N responses (scripts/gen_responses.py) and submit them"
-/usr/bin/python3 "$ROOT/scripts/gen_responses.py" \
-	"$ROOT/examples/sonla-2024.json" "$N" >"$DEMO/responses.jsonl"
+echo "== responses reproducing Sơn La's published 2023 and 2024 figures (scripts/seedgen.py)"
+for year in 23 24; do
+	/usr/bin/python3 "$ROOT/scripts/seedgen.py" "sl$year" "$DEMO/responses-20$year.jsonl"
+done
+n=$(cat "$DEMO/responses-2023.jsonl" "$DEMO/responses-2024.jsonl" | wc -l)
 start=$(date +%s%N)
-"$BIN/ingest/sipas-submit" --endpoint "$COLLECTOR_EP" "$DEMO/responses.jsonl"
+"$BIN/ingest/sipas-submit" --endpoint "$COLLECTOR_EP" \
+	"$DEMO/responses-2023.jsonl" "$DEMO/responses-2024.jsonl"
 ms=$((($(date +%s%N) - start) / 1000000))
-echo "$N responses in $ms ms end to end ($((N * 1000 / (ms + 1))) responses/s), every ack after fsync"
+echo "$n responses in $ms ms end to end ($((n * 1000 / (ms + 1))) responses/s), every ack after fsync"
 
-echo "== sipas-snapshot --format table"
-"$BIN/store/sipas-snapshot" --store "$STORE" --format table
+echo "== sipas-snapshot --campaign SL-2024 --compare SL-2023 --format table"
+"$BIN/store/sipas-snapshot" --store "$STORE" --campaign SL-2024 \
+	--compare SL-2023 --format table
+
+echo "== sipas-snapshot ... --format html --locale vi -o demo/report.html"
+"$BIN/store/sipas-snapshot" --store "$STORE" --campaign SL-2024 \
+	--compare SL-2023 --format html --locale vi -o "$DEMO/report.html"
 
 echo "== stop the daemons (SIGTERM)"
 stop
-echo "done; store, logs and responses are in ./demo"
+echo "done; the report page is ./demo/report.html; store, logs and responses are in ./demo"

@@ -57,6 +57,7 @@ enum {
 	L_FORM,
 	L_PREVIOUS,
 	L_CHANGE,
+	L_CHANGE_LC,
 	L_COMPARED,
 	L_IMPROVED,
 	L_DECLINED,
@@ -108,6 +109,7 @@ static const char *const labels_en[] = {
     "Form",
     "Previous",
     "Change",
+    "change",
     "Units compared",
     "improved",
     "declined",
@@ -160,6 +162,7 @@ static const char *const labels_vi[] = {
     "Mẫu phiếu",
     "Kỳ trước",
     "Thay đổi",
+    "thay đổi",
     "Số đơn vị so sánh",
     "tăng",
     "giảm",
@@ -355,7 +358,7 @@ static void heading(struct page *p)
 		fputs(" (", p->f);
 		esc(p, r->prev_campaign);
 		fprintf(p->f, "): %s, %s %s &middot; %s %u, %s %u, %s %u &middot; ",
-		        number(p, r->prev_index, b2), p->l[L_CHANGE],
+		        number(p, r->prev_index, b2), p->l[L_CHANGE_LC],
 		        change(p, r->index - r->prev_index, b3),
 		        p->l[L_COMPARED], r->units_compared, p->l[L_IMPROVED],
 		        r->units_improved, p->l[L_DECLINED], r->units_declined);
