@@ -113,10 +113,28 @@ SL_CHOICE = {
     "timeliness": [5.54, 93.23, 1.24],
     "harassed": [1.39, 98.61],
     "extra_pay": [0.48, 99.52],
+    # Asked only of those whose result came late (timeliness 3): shares of
+    # them (SL24: 50 / 50 notified, 51.61 / 48.39 apologised to).
+    "delay_notice": [50, 50],
+    "apology": [51.61, 48.39],
+    # Place of submission and information channels (SL24 section II.1).
+    "place": [44.54, 27.08, 3.33, 13.38, 9.94],
+    "know_where": [49.43, 16.75, 9.22, 16.31],
+    "rule_channel": [49.31, 25.66, 16.23, 8.58],
 }
+# The online form asks some of these with its own options.
+SL_CHOICE_ONLINE = {
+    "submit_via": [33.79, 6.44, 51.26, 7.82],
+    "result_via": [42.48, 42.48, 4.53],
+    "know_where": [46.36, 36.59, 9.77],
+}
+# Items answered only by some respondents: item -> (item, code) that
+# selects them.
+SL_ONLY_IF = {"delay_notice": ("timeliness", 3), "apology": ("timeliness", 3)}
 SL_MULTI = {
     "direct": {"expect": [20.15, 16.39, 12.92, 9.81, 9.68]},
-    "online": {"expect": [20.15, 16.39, 12.92, 9.81, 9.68]},
+    "online": {"expect": [20.15, 16.39, 12.92, 9.81, 9.68],
+               "rule_channel": [55.31, 29.57, 29.57]},
     "org": {"expect": [28.89, 26.67, 14.92, 14.92]},
 }
 # Items of the national household form (no published shares: plausible).
@@ -404,18 +422,24 @@ def quotas(shares, n):
     return base if total < 100 else base + [0]
 
 
-def fill_items(rng, form, n, choice, multi, age=(18, 75)):
-    """Per-respondent dicts of the form's non-criterion items."""
+def fill_items(rng, form, n, choice, multi, age=(18, 75), only_if=None):
+    """Per-respondent dicts of the form's non-criterion items. An item in
+    only_if is answered only by the respondents whose earlier answer to
+    another item has the given code (its shares are of those)."""
     rows = [{} for _ in range(n)]
     for it in form.get("items", []):
         iid = it["id"]
         if it["kind"] == "choice":
-            q = quotas(choice[iid], n)
+            who = rows
+            if only_if and iid in only_if:
+                dep, code = only_if[iid]
+                who = [row for row in rows if row.get(dep) == code]
+            q = quotas(choice[iid], len(who))
             vals = []
             for code, cnt in zip(it["codes"] + [None], q):
                 vals += [code] * cnt
             rng.shuffle(vals)
-            for row, v in zip(rows, vals):
+            for row, v in zip(who, vals):
                 if v is not None:
                     row[iid] = v
         elif it["kind"] == "multi":
@@ -601,7 +625,10 @@ def form_responses(defn, unit, form, n, plan, rng, tag, person):
     span = t1 - t0 + 1
     fid = form["id"]
     if defn["campaign"]["id"].startswith("SL-"):
-        extra = fill_items(rng, form, n, SL_CHOICE, SL_MULTI[fid])
+        choice = dict(SL_CHOICE, **(SL_CHOICE_ONLINE if fid == "online"
+                                    else {}))
+        extra = fill_items(rng, form, n, choice, SL_MULTI[fid],
+                           only_if=SL_ONLY_IF)
     else:
         extra = fill_items(rng, form, n, VN_CHOICE, VN_MULTI)
     salt = zlib.crc32(("%s:%s" % (unit, fid)).encode())
