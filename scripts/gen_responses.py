@@ -7,30 +7,11 @@ snapshot shows a realistic spread; about 3% of criterion answers are
 "not applicable"; optional items are answered most of the time.
 Used by scripts/demo.sh and by tests; standard library only.
 """
-import datetime
 import json
 import random
 import sys
 
-
-def criteria(groups):
-    for g in groups:
-        if "criteria" in g:
-            for c in g["criteria"]:
-                yield c["id"]
-        else:
-            yield from criteria(g["groups"])
-
-
-def window(campaign):
-    off = campaign.get("utc_offset", "+07:00")
-    sign = -1 if off[0] == "-" else 1
-    tz = datetime.timezone(sign * datetime.timedelta(hours=int(off[1:3]),
-                                                     minutes=int(off[4:6])))
-    start = datetime.datetime.fromisoformat(campaign["from"]).replace(tzinfo=tz)
-    end = datetime.datetime.fromisoformat(campaign["to"]).replace(tzinfo=tz) \
-        + datetime.timedelta(days=1)
-    return int(start.timestamp()), int(end.timestamp()) - 1
+from survey import criteria, window
 
 
 def main():
@@ -46,6 +27,7 @@ def main():
     units = defn["units"]
     level = {u["id"]: rnd.uniform(0.80, 0.99) for u in units}
     t0, t1 = window(defn["campaign"])
+    t1 -= 1  # the last second of the window
     channels = ["postal", "portal", "kiosk", "phone", "interview"]
     out = sys.stdout
     for i in range(n):

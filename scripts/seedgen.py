@@ -27,13 +27,14 @@ sl23-definition derive from the SL-2024 one). Output is deterministic:
 the same command writes the same bytes. Standard library only.
 """
 import argparse
-import datetime
 import json
 import os
 import random
 import sys
 import zlib
 from fractions import Fraction
+
+from survey import criteria, window
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 NATIONAL = os.path.join(ROOT, "examples", "national-2025.json")
@@ -169,18 +170,6 @@ def load(path):
         return json.load(f)
 
 
-def window(campaign):
-    """First and last second (unix) of the campaign window."""
-    off = campaign.get("utc_offset", "+07:00")
-    sign = -1 if off[0] == "-" else 1
-    tz = datetime.timezone(sign * datetime.timedelta(hours=int(off[1:3]),
-                                                     minutes=int(off[4:6])))
-    start = datetime.datetime.fromisoformat(campaign["from"]).replace(tzinfo=tz)
-    end = datetime.datetime.fromisoformat(campaign["to"]).replace(tzinfo=tz) \
-        + datetime.timedelta(days=1)
-    return int(start.timestamp()), int(end.timestamp()) - 1
-
-
 def walk(groups, prefix=""):
     """(path, group) in pre-order."""
     for g in groups:
@@ -188,12 +177,6 @@ def walk(groups, prefix=""):
         yield path, g
         if "groups" in g:
             yield from walk(g["groups"], path + "/")
-
-
-def criteria(groups):
-    for _, g in walk(groups):
-        for c in g.get("criteria", []):
-            yield c["id"]
 
 
 def frac(x):
@@ -622,6 +605,7 @@ def form_responses(defn, unit, form, n, plan, rng, tag, person):
     crit = levels(rng, mood, counts, n, sat, unsat, na, answered)
     camp = defn["campaign"]
     t0, t1 = window(camp)
+    t1 -= 1  # the last second of the window
     span = t1 - t0 + 1
     fid = form["id"]
     if defn["campaign"]["id"].startswith("SL-"):
@@ -679,6 +663,7 @@ def gen_bl25(defn):
     crit = levels(rng, mood, counts, n, sat, unsat, scale["not_applicable"])
     extra = fill_items(rng, form, n, VN_CHOICE, VN_MULTI)
     t0, t1 = window(defn["campaign"])
+    t1 -= 1  # the last second of the window
     span = t1 - t0 + 1
     out = []
     for i in range(n):

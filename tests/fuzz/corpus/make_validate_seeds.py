@@ -6,11 +6,15 @@ variations that each break one rule of validation (sipas_validate.h), so
 the fuzzer starts from maps that reach every check. Needs python3-msgpack.
 Run once from anywhere: /usr/bin/python3 make_validate_seeds.py
 """
-import datetime
 import json
 import os
+import sys
 
 import msgpack
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                "..", "..", "..", "scripts"))
+from survey import criteria, window  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.join(HERE, "..", "..", "..")
@@ -18,26 +22,6 @@ OUT = os.path.join(HERE, "validate")
 DEFS = {"sonla": "examples/sonla-2024.json",
         "national": "examples/national-2025.json",
         "thainguyen": "examples/thainguyen-2025.json"}
-
-
-def criteria(groups):
-    for g in groups:
-        if "criteria" in g:
-            for c in g["criteria"]:
-                yield c["id"]
-        else:
-            yield from criteria(g["groups"])
-
-
-def window(campaign):
-    off = campaign.get("utc_offset", "+07:00")
-    sign = -1 if off[0] == "-" else 1
-    tz = datetime.timezone(sign * datetime.timedelta(hours=int(off[1:3]),
-                                                     minutes=int(off[4:6])))
-    start = datetime.datetime.fromisoformat(campaign["from"]).replace(tzinfo=tz)
-    end = datetime.datetime.fromisoformat(campaign["to"]).replace(tzinfo=tz) \
-        + datetime.timedelta(days=1)
-    return int(start.timestamp()), int(end.timestamp())
 
 
 def valid(defn, unit, form, i):
