@@ -10,6 +10,11 @@ Run once from anywhere: /usr/bin/python3 make_submit_input_seeds.py
 """
 import json
 import os
+import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                "..", "..", "..", "scripts"))
+from survey import criteria  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.join(HERE, "..", "..", "..")
@@ -111,15 +116,7 @@ def valid_jsonl(path, n):
     for i, u in enumerate(defn["units"][:n]):
         form = next(f for f in defn["forms"] if f["id"] == u["forms"][0])
         items = {}
-
-        def crit(groups):
-            for g in groups:
-                if "criteria" in g:
-                    for c in g["criteria"]:
-                        yield c["id"]
-                else:
-                    yield from crit(g["groups"])
-        for k, c in enumerate(crit(form["groups"])):
+        for k, c in enumerate(criteria(form["groups"])):
             items[c] = 1 + (i + k) % 5
         for it in form.get("items", []):
             items[it["id"]] = (it["codes"][:2] if it["kind"] == "multi" else
