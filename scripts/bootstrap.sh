@@ -3,8 +3,9 @@
 # then builds LazyFS (the power-cut file system of tests/e2e/test_powercut.py)
 # from ../shared/tools/lazyfs beside the source folder, when it is there.
 # Idempotent; run as root (or through sudo). Safe to run again at any time.
-# --tests adds what only the tests need (Chromium and Pillow, which open
-# and look at the HTML report). SIPAS_SKIP_POWERCUT=1 leaves LazyFS out.
+# --tests adds what only the tests need: Chromium and Pillow (they open and
+# look at the HTML report) and man-db (it checks the man pages).
+# SIPAS_SKIP_POWERCUT=1 leaves LazyFS out.
 set -eu
 
 PKGS="build-essential cmake pkg-config clang libclang-rt-14-dev \
@@ -12,7 +13,7 @@ PKGS="build-essential cmake pkg-config clang libclang-rt-14-dev \
       libjansson-dev libsystemd-dev libinih-dev libxxhash-dev python3 python3-zmq python3-msgpack \
       strace"
 if [ "${1:-}" = "--tests" ]; then
-	PKGS="$PKGS chromium python3-pil"
+	PKGS="$PKGS chromium python3-pil man-db"
 fi
 
 SUDO=""
