@@ -106,6 +106,15 @@ void sipas_daemon_watchdog(void)
 	sd_notify(0, "WATCHDOG=1");
 }
 
+long sipas_daemon_poll_ms(long want)
+{
+	long quarter = (long)(watchdog_usec / 4000);
+
+	if (watchdog_usec == 0 || want <= quarter)
+		return want;
+	return quarter > 0 ? quarter : 1;
+}
+
 int64_t sipas_now_ms(void)
 {
 	struct timespec ts;

@@ -34,6 +34,11 @@ void sipas_daemon_status(const char *status);
 uint64_t sipas_daemon_watchdog_usec(void);
 void sipas_daemon_watchdog(void);
 
+/* How long a main loop may wait in zmq_poll: `want` milliseconds, or less
+ * when a watchdog period asks for pings more often (a quarter of it, at
+ * least 1 ms), so an idle daemon is never taken for a hung one. */
+long sipas_daemon_poll_ms(long want);
+
 /* Monotonic clock in milliseconds. */
 int64_t sipas_now_ms(void);
 /* Wall clock in milliseconds since the epoch. */

@@ -233,7 +233,7 @@ void sipas_collector_run(sipas_collector *c)
 		    {c->client, 0, stopping ? 0 : ZMQ_POLLIN, 0},
 		    {c->monitor, 0, ZMQ_POLLIN, 0}};
 		int64_t now;
-		long timeout = more ? 0 : TICK_MS;
+		long timeout = more ? 0 : sipas_daemon_poll_ms(TICK_MS);
 
 		if (c->due_head != NULL) {
 			int64_t wait = c->due_head->due_ms - sipas_now_ms();
@@ -257,6 +257,12 @@ void sipas_collector_run(sipas_collector *c)
 		if (!stopping)
 			sipas_collector_deliver(c, now);
 		sipas_daemon_watchdog();
+		if (sipas_daemon_take_reload()) {
+			/* Nothing of the collector is reloadable yet; systemd
+			 * 252 still wants the reload acknowledged. */
+			sipas_daemon_reloading();
+			sipas_daemon_ready("reloaded");
+		}
 		log_stats(c, now, false);
 
 		if (!stopping && sipas_daemon_stopping()) {

@@ -4,7 +4,8 @@
 # from ../shared/tools/lazyfs beside the source folder, when it is there.
 # Idempotent; run as root (or through sudo). Safe to run again at any time.
 # --tests adds what only the tests need: Chromium and Pillow (they open and
-# look at the HTML report) and man-db (it checks the man pages).
+# look at the HTML report), man-db (it checks the man pages) and systemd
+# (systemd-analyze checks the unit files; it is not started).
 # SIPAS_SKIP_POWERCUT=1 leaves LazyFS out.
 set -eu
 
@@ -13,7 +14,7 @@ PKGS="build-essential cmake pkg-config clang libclang-rt-14-dev \
       libjansson-dev libsystemd-dev libinih-dev libxxhash-dev python3 python3-zmq python3-msgpack \
       strace"
 if [ "${1:-}" = "--tests" ]; then
-	PKGS="$PKGS chromium python3-pil man-db"
+	PKGS="$PKGS chromium python3-pil man-db systemd"
 fi
 
 SUDO=""

@@ -477,7 +477,10 @@ sipas_err sipas_worker_run(sipas_worker *w)
 	sipas_log(SIPAS_LOG_NOTICE, "WRK-START", "serving %s, store %s",
 		  w->o.bind, w->o.store_dir);
 	while (!sipas_daemon_stopping()) {
-		int n = zmq_poll(&item, 1, 1000);
+		int n = zmq_poll(&item, 1, sipas_daemon_poll_ms(1000));
+		/* Kept before the notifications below, which may set errno:
+		 * a signal (EINTR) must never end the loop. */
+		int err = errno;
 
 		sipas_daemon_watchdog();
 		if (sipas_daemon_take_reload()) {
@@ -486,7 +489,7 @@ sipas_err sipas_worker_run(sipas_worker *w)
 			sipas_daemon_reloading();
 			sipas_daemon_ready("reloaded");
 		}
-		if (n < 0 && errno != EINTR)
+		if (n < 0 && err != EINTR)
 			break;
 		while (w->nowed < w->o.batch_max && receive_one(w))
 			;
