@@ -1288,10 +1288,10 @@ START_TEST(test_report_html)
 	ck_assert_uint_eq(count_of(text, "y=\"8\" width=\"12\""), 2);
 	/* Tables: blocks, units by content of both forms, contents (nested
 	 * indented), items with the multi note and the number mean. */
-	ck_assert_msg(strstr(text, "<h2>Units by content, form Trực tiếp</h2>") !=
+	ck_assert_msg(strstr(text, "<h2>Units by content: Trực tiếp</h2>") !=
 	                  NULL,
 	              "%s", text);
-	ck_assert_msg(strstr(text, "<h2>Units by content, form Trực tuyến</h2>") !=
+	ck_assert_msg(strstr(text, "<h2>Units by content: Trực tuyến</h2>") !=
 	                  NULL,
 	              "%s", text);
 	ck_assert_msg(strstr(text, "padding-left:23px\">Phần một") != NULL, "%s",
