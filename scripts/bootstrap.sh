@@ -5,7 +5,8 @@
 # Idempotent; run as root (or through sudo). Safe to run again at any time.
 # --tests adds what only the tests need: Chromium and Pillow (they open and
 # look at the HTML report), man-db (it checks the man pages) and systemd
-# (systemd-analyze checks the unit files; it is not started).
+# (systemd-analyze checks the unit files; it is not started), dpkg-dev and
+# adduser (the .deb test builds the package and runs its scripts).
 # SIPAS_SKIP_POWERCUT=1 leaves LazyFS out.
 set -eu
 
@@ -14,7 +15,7 @@ PKGS="build-essential cmake pkg-config clang libclang-rt-14-dev \
       libjansson-dev libsystemd-dev libinih-dev libxxhash-dev python3 python3-zmq python3-msgpack \
       strace"
 if [ "${1:-}" = "--tests" ]; then
-	PKGS="$PKGS chromium python3-pil man-db systemd"
+	PKGS="$PKGS chromium python3-pil man-db systemd dpkg-dev adduser"
 fi
 
 SUDO=""
