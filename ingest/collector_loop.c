@@ -20,6 +20,8 @@
 #include "sipas_oom.h"
 #include "sipas_zmsg.h"
 
+static void retry_workers(sipas_collector *c, int64_t now);
+
 /* Read one client message; false when there was none. */
 static bool on_client(sipas_collector *c)
 {
@@ -97,17 +99,56 @@ static uint32_t conn_set(sipas_collector *c, const char *ep, bool up)
 	return before;
 }
 
+static bool conn_is_up(const sipas_collector *c, const char *ep)
+{
+	for (size_t i = 0; i < c->nconn; i++)
+		if (strcmp(c->conn[i].ep, ep) == 0)
+			return c->conn[i].up;
+	return false;
+}
+
+/*
+ * A handshake with a worker failed: wrong keys on either side, CURVE on
+ * one side only. Such a worker looks down (nothing is forwarded to it),
+ * so the reason is logged, at most once per LOG_EVERY_MS.
+ */
+static void worker_handshake_failed(sipas_collector *c, const char *ep,
+                                    uint16_t event, uint32_t value)
+{
+	c->n.worker_handshakes++;
+	/* A refusal or a protocol error ends libzmq's own retries: the
+	 * connection is made again later (the worker may list this
+	 * collector's key by then). The event names the endpoint as it
+	 * was given to zmq_connect. */
+	if (event != ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL)
+		for (size_t i = 0; i < c->o.nworkers && i < MAX_WORKERS; i++)
+			if (strcmp(c->o.workers[i], ep) == 0 &&
+			    c->retry_at[i] == 0)
+				c->retry_at[i] = sipas_now_ms() + WORKER_RETRY_MS;
+	if (!sipas_collector_warn_due(c, W_HANDSHAKE))
+		return;
+	sipas_log(SIPAS_LOG_WARNING, "COL-WORKER-HANDSHAKE-FAIL",
+	          "handshake with worker %s failed: %s (%llu failed "
+	          "handshakes so far)",
+	          ep, sipas_curve_failure_text(event, value, false),
+	          (unsigned long long)c->n.worker_handshakes);
+}
+
 /*
  * Connection events of the worker socket: which workers are up decides
  * whether a response can be forwarded at all. A lost connection makes
  * every flight due for a re-send at once (its worker may have taken them
- * down with it), and so does the first connection after none.
+ * down with it), and so does the first connection after none. A
+ * connection that closes before its handshake succeeded was never up:
+ * it held nothing, and a worker refusing every handshake would otherwise
+ * make everything be re-sent at each reconnection.
  * False when there was no event.
  */
 static bool on_monitor(sipas_collector *c)
 {
 	zmq_msg_t ev, ep;
 	uint16_t event = 0;
+	uint32_t value = 0;
 	char where[256] = "";
 	bool got = false;
 
@@ -120,19 +161,24 @@ static bool on_monitor(sipas_collector *c)
 	    zmq_msg_recv(&ep, c->monitor, ZMQ_DONTWAIT) >= 0)
 		snprintf(where, sizeof where, "%.*s", (int)zmq_msg_size(&ep),
 		         (const char *)zmq_msg_data(&ep));
-	if (zmq_msg_size(&ev) >= 2)
+	if (zmq_msg_size(&ev) >= 6) {
 		memcpy(&event, zmq_msg_data(&ev), sizeof event);
+		memcpy(&value, (const char *)zmq_msg_data(&ev) + 2,
+		       sizeof value);
+	}
 	if (event == ZMQ_EVENT_HANDSHAKE_SUCCEEDED) {
 		sipas_log(SIPAS_LOG_NOTICE, "COL-WORKER-UP", "connected to %s",
 		          where);
 		if (conn_set(c, where, true) == 0)
 			sipas_collector_all_due(c, sipas_now_ms());
-	} else if (event == ZMQ_EVENT_DISCONNECTED) {
+	} else if (event == ZMQ_EVENT_DISCONNECTED && conn_is_up(c, where)) {
 		sipas_log(SIPAS_LOG_WARNING, "COL-WORKER-DOWN",
 		          "lost the connection to %s; re-sending what it held",
 		          where);
 		(void)conn_set(c, where, false);
 		sipas_collector_all_due(c, sipas_now_ms());
+	} else if (event & SIPAS_CURVE_FAILURE_EVENTS) {
+		worker_handshake_failed(c, where, event, value);
 	}
 out:
 	zmq_msg_close(&ev);
@@ -140,13 +186,39 @@ out:
 	return got;
 }
 
+/* SIGHUP: read the client allowlist again. A list that cannot be read
+ * leaves the one in force; connections already made stay. */
+static void reload_clients(sipas_collector *c)
+{
+	sipas_curve_allow *a = NULL;
+	sipas_diag diag = {{0}};
+
+	if (c->o.curve_clients == NULL)
+		return;
+	if (sipas_curve_allow_load(&a, c->o.curve_clients, &diag) !=
+	    SIPAS_OK) {
+		sipas_log(SIPAS_LOG_ERR, "COL-CURVE-RELOAD-FAIL",
+		          "%s; the previous allowlist stays in force",
+		          diag.msg);
+		return;
+	}
+	sipas_log(SIPAS_LOG_NOTICE, "COL-CURVE-CLIENTS",
+	          "%zu client key(s) allowed, from %s",
+	          sipas_curve_allow_count(a), c->o.curve_clients);
+	sipas_curve_guard_reload(c->guard, a);
+}
+
 /* ---- the loop ---- */
 
 static void log_stats(sipas_collector *c, int64_t now, bool force)
 {
 	sipas_spool_stats st = {0};
+	sipas_curve_stats cs;
 	char status[160];
 
+	sipas_curve_guard_stats(c->guard, &cs);
+	c->n.clients_denied = cs.denied;
+	c->n.clients_failed = cs.failed;
 	if (c->spool != NULL)
 		sipas_spool_stats_get(c->spool, &st);
 	if (force || now - c->last_status >= 5000) {
@@ -169,7 +241,8 @@ static void log_stats(sipas_collector *c, int64_t now, bool force)
 	    "requests %llu, responses %llu, forwarded %llu, relayed %llu, "
 	    "refused %llu, busy %llu, spooled %llu, known %llu, "
 	    "delivered %llu, resent %llu, given up %llu, undeliverable %llu, "
-	    "in flight %u, spool %llu",
+	    "in flight %u, spool %llu, client handshakes denied %llu, "
+	    "failed %llu, worker handshakes failed %llu",
 	    (unsigned long long)c->n.requests,
 	    (unsigned long long)c->n.responses,
 	    (unsigned long long)c->n.forwarded,
@@ -179,7 +252,10 @@ static void log_stats(sipas_collector *c, int64_t now, bool force)
 	    (unsigned long long)c->n.delivered, (unsigned long long)c->n.resent,
 	    (unsigned long long)c->n.given_up,
 	    (unsigned long long)c->n.undeliverable, c->nnormal,
-	    (unsigned long long)st.entries);
+	    (unsigned long long)st.entries,
+	    (unsigned long long)c->n.clients_denied,
+	    (unsigned long long)c->n.clients_failed,
+	    (unsigned long long)c->n.worker_handshakes);
 }
 
 /* Up to BATCH messages; true when there may be more. */
@@ -223,8 +299,10 @@ void sipas_collector_run(sipas_collector *c)
 	sipas_daemon_ready("taking responses");
 	sipas_log(
 	    SIPAS_LOG_NOTICE, "COL-READY",
-	    "taking responses at %s as source '%s' (%zu worker endpoint%s%s%s)",
-	    c->o.bind, c->o.source, c->o.nworkers,
+	    "taking responses at %s%s as source '%s' (%zu worker "
+	    "endpoint%s%s%s)",
+	    c->o.bind, c->o.curve_clients != NULL ? " (CURVE)" : "", c->o.source,
+	    c->o.nworkers,
 	    c->o.nworkers == 1 ? "" : "s", c->o.spool_dir ? ", spool " : "",
 	    c->o.spool_dir ? c->o.spool_dir : "");
 	for (;;) {
@@ -252,15 +330,17 @@ void sipas_collector_run(sipas_collector *c)
 		if (items[2].revents & ZMQ_POLLIN)
 			(void)read_batch(c, on_monitor);
 		now = sipas_now_ms();
+		retry_workers(c, now);
 		sipas_collector_due(c, now);
 		sipas_collector_flush(c);
 		if (!stopping)
 			sipas_collector_deliver(c, now);
 		sipas_daemon_watchdog();
 		if (sipas_daemon_take_reload()) {
-			/* Nothing of the collector is reloadable yet; systemd
-			 * 252 still wants the reload acknowledged. */
+			/* Only the CURVE allowlist is reloadable; systemd 252
+			 * wants the reload acknowledged all the same. */
 			sipas_daemon_reloading();
+			reload_clients(c);
 			sipas_daemon_ready("reloaded");
 		}
 		log_stats(c, now, false);
@@ -298,15 +378,62 @@ static bool endpoint_error(int err)
 	return err == EINVAL || err == EPROTONOSUPPORT || err == ENOCOMPATPROTO;
 }
 
+/* Connect the worker socket to --worker i, with its CURVE server key or
+ * none. Socket options are taken at each connect: every worker gets its
+ * own server key, or a plain connection (an empty PLAIN user name resets
+ * the socket to no security). */
+static sipas_err connect_worker(sipas_collector *c, size_t i,
+                                sipas_diag *diag)
+{
+	const sipas_curve_key *wk =
+	    c->o.worker_keys != NULL ? c->o.worker_keys[i] : NULL;
+	const char *ep = c->o.workers[i];
+	sipas_err rv;
+	int err;
+
+	if (wk != NULL) {
+		rv = sipas_curve_set_client(c->worker, c->o.curve, wk, diag);
+		if (rv != SIPAS_OK)
+			return rv;
+	} else if (zmq_setsockopt(c->worker, ZMQ_PLAIN_USERNAME, NULL, 0) !=
+	           0) {
+		sipas_diag_set(diag, "zmq_setsockopt: %s", zmq_strerror(errno));
+		return SIPAS_E_IO;
+	}
+	if (zmq_connect(c->worker, ep) == 0)
+		return SIPAS_OK;
+	err = errno;
+	sipas_diag_set(diag, "--worker %s: %s", ep, zmq_strerror(err));
+	return endpoint_error(err) ? SIPAS_E_USAGE : SIPAS_E_IO;
+}
+
+/* Make again the worker connections whose handshake failed for good. */
+static void retry_workers(sipas_collector *c, int64_t now)
+{
+	for (size_t i = 0; i < c->o.nworkers && i < MAX_WORKERS; i++) {
+		sipas_diag diag = {{0}};
+
+		if (c->retry_at[i] == 0 || now < c->retry_at[i])
+			continue;
+		c->retry_at[i] = 0;
+		(void)zmq_disconnect(c->worker, c->o.workers[i]);
+		if (connect_worker(c, i, &diag) != SIPAS_OK)
+			sipas_log(SIPAS_LOG_ERR, "COL-WORKER-RECONNECT-FAIL",
+			          "%s", diag.msg);
+	}
+}
+
 sipas_err sipas_collector_open(sipas_collector **out,
                                const sipas_collector_opts *o, sipas_diag *diag)
 {
 	sipas_collector *c = sipas_xcalloc(1, sizeof *c);
 	int64_t maxmsg = CLIENT_MAX_MSG;
+	sipas_curve_guard_opts go = {"COL", o->bind, o->allow, 0};
 	sipas_err rv = SIPAS_OK;
 
 	*out = NULL;
 	c->o = *o;
+	c->o.allow = NULL;
 	c->resp = sipas_xmalloc(sizeof *c->resp);
 	c->split = sipas_xmalloc(sizeof *c->split);
 	sipas_buf_init(&c->scratch, SIPAS_MAX_BATCH * 2 * ACK_MAX + 16);
@@ -321,6 +448,11 @@ sipas_err sipas_collector_open(sipas_collector **out,
 	/* Tokens differ from one run to the next, so a late ack meant for an
 	 * earlier run never matches. */
 	c->token_gen = (uint64_t)sipas_wall_ms() << 8;
+	if ((o->allow != NULL || o->worker_keys != NULL) && o->curve == NULL) {
+		sipas_diag_set(diag, "CURVE needs this collector's key pair");
+		rv = SIPAS_E_USAGE;
+		goto fail;
+	}
 
 	if (o->spool_dir != NULL) {
 		sipas_spool_opts so = {.max_bytes = o->spool_max_bytes};
@@ -379,7 +511,8 @@ sipas_err sipas_collector_open(sipas_collector **out,
 	 */
 	if (zmq_socket_monitor(c->worker, MONITOR_EP,
 	                       ZMQ_EVENT_HANDSHAKE_SUCCEEDED |
-	                           ZMQ_EVENT_DISCONNECTED) != 0 ||
+	                           ZMQ_EVENT_DISCONNECTED |
+	                           SIPAS_CURVE_FAILURE_EVENTS) != 0 ||
 	    (c->monitor = zmq_socket(c->zctx, ZMQ_PAIR)) == NULL ||
 	    setopt_int(c->monitor, ZMQ_LINGER, 0) != 0 ||
 	    zmq_connect(c->monitor, MONITOR_EP) != 0) {
@@ -389,15 +522,20 @@ sipas_err sipas_collector_open(sipas_collector **out,
 		goto fail;
 	}
 	for (size_t i = 0; i < o->nworkers; i++) {
-		if (zmq_connect(c->worker, o->workers[i]) != 0) {
-			int err = errno;
-
-			sipas_diag_set(diag, "--worker %s: %s", o->workers[i],
-			               zmq_strerror(err));
-			rv = endpoint_error(err) ? SIPAS_E_USAGE : SIPAS_E_IO;
+		rv = connect_worker(c, i, diag);
+		if (rv != SIPAS_OK)
 			goto fail;
-		}
 	}
+	if (o->allow != NULL &&
+	    (rv = sipas_curve_set_server(c->client, o->curve, diag)) !=
+	        SIPAS_OK)
+		goto fail;
+	/* The guard (and with it the ZAP handler) before the bind: libzmq
+	 * lets every CURVE client in while no handler is bound. */
+	rv = sipas_curve_guard_new(&c->guard, c->zctx, c->client, &go, diag);
+	go.allow = NULL;
+	if (rv != SIPAS_OK)
+		goto fail;
 	if (zmq_bind(c->client, o->bind) != 0) {
 		int err = errno;
 
@@ -409,6 +547,7 @@ sipas_err sipas_collector_open(sipas_collector **out,
 	*out = c;
 	return SIPAS_OK;
 fail:
+	sipas_curve_allow_free(&go.allow);
 	sipas_collector_close(&c);
 	return rv;
 }
@@ -429,6 +568,9 @@ void sipas_collector_close(sipas_collector **cp)
 	}
 	if (c->client != NULL)
 		zmq_close(c->client);
+	/* After the client socket: no handshake may go without its ZAP
+	 * handler. */
+	sipas_curve_guard_free(&c->guard);
 	if (c->zctx != NULL)
 		zmq_ctx_term(c->zctx);
 	sipas_spool_close(&c->spool);

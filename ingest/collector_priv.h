@@ -25,6 +25,7 @@
 
 #include "sipas_buf.h"
 #include "sipas_collector.h"
+#include "sipas_curve.h"
 #include "sipas_protocol.h"
 #include "sipas_spool.h"
 
@@ -48,6 +49,10 @@
 #define TOKEN_IDX_BITS 24 /* flight pool index in a token */
 #define MONITOR_EP "inproc://sipas-collector-monitor"
 #define MAX_CONN 64 /* worker connections tracked */
+#define MAX_WORKERS 32 /* --worker endpoints (the config's list limit) */
+/* libzmq 4.3 gives up on a connection whose handshake was refused or
+ * failed on a protocol error; it is made again after this long. */
+#define WORKER_RETRY_MS 2000
 
 enum { SLOT_EMPTY = 0, SLOT_SET = 1 };
 
@@ -96,11 +101,26 @@ struct counters {
 	uint64_t requests, responses, forwarded, relayed, refused, busy;
 	uint64_t spooled, spool_dups, delivered, resent, given_up;
 	uint64_t undeliverable, stale_acks, bad_acks, spool_errors;
+	/* failed handshakes: toward workers; of clients (from the guard,
+	 * copied here when the stats are logged) */
+	uint64_t worker_handshakes, clients_denied, clients_failed;
+};
+
+/* Warnings that repeat, each logged at most once per LOG_EVERY_MS. */
+enum {
+	W_SPOOL,
+	W_GIVE_UP,
+	W_UNDELIVERABLE,
+	W_BAD_ACK,
+	W_CORRUPT,
+	W_HANDSHAKE,
+	W_NWARN
 };
 
 struct sipas_collector {
 	sipas_collector_opts o;
 	void *zctx, *client, *worker, *monitor;
+	sipas_curve_guard *guard; /* of the client socket (ZAP with CURVE) */
 	sipas_spool *spool;
 	sipas_idcache *recent;       /* spool mode only */
 	sipas_keytab *inflight_keys; /* spool mode only: key -> copies */
@@ -126,13 +146,11 @@ struct sipas_collector {
 	} conn[MAX_CONN];
 	size_t nconn;
 	uint32_t nup; /* connections up (handshake done) */
+	int64_t retry_at[MAX_WORKERS]; /* connect --worker i again (0: no) */
 	struct counters n, logged;
 	int64_t last_stats, last_status;
-	int64_t warn_at[6];
+	int64_t warn_at[W_NWARN];
 };
-
-/* Warnings that repeat, each logged at most once per LOG_EVERY_MS. */
-enum { W_SPOOL, W_GIVE_UP, W_UNDELIVERABLE, W_BAD_ACK, W_CORRUPT, W_NWARN };
 
 /* ---- collector_route.c ---- */
 

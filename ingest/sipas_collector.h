@@ -16,6 +16,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include "sipas_curve.h"
 #include "sipas_err.h"
 
 typedef struct sipas_collector_opts {
@@ -30,6 +31,17 @@ typedef struct sipas_collector_opts {
 	int64_t resend_ms;           /* re-send an unanswered response after */
 	int64_t give_up_ms;          /* forget an unanswered response after */
 	int64_t stop_wait_ms;        /* on SIGTERM, wait for owed acks */
+	/* CURVE (docs/security.md). curve: this collector's key pair, its
+	 * server key on --bind and its client key toward workers (NULL:
+	 * none). allow: the client keys allowed on --bind, taken over by
+	 * sipas_collector_open (even when it fails); NULL: a plain bind.
+	 * curve_clients: the allowlist's path, read again on SIGHUP.
+	 * worker_keys: nworkers entries, each the public key of that
+	 * worker (NULL: a plain connection), or NULL for none at all. */
+	const sipas_curve_key *curve;
+	sipas_curve_allow *allow;
+	const char *curve_clients;
+	const sipas_curve_key *const *worker_keys;
 } sipas_collector_opts;
 
 typedef struct sipas_collector sipas_collector;

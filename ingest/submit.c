@@ -29,6 +29,7 @@
 #include <zmq.h>
 
 #include "sipas_buf.h"
+#include "sipas_curve.h"
 #include "sipas_definition.h"
 #include "sipas_err.h"
 #include "sipas_input.h"
@@ -54,6 +55,7 @@
 #define BACKOFF_MAX 1.0
 #define SILENCE_MAX 5.0 /* reconnect after this long without an answer */
 #define PROGRESS_EVERY 0.25
+#define MAX_HANDSHAKE_WARN 8 /* reasons of failed handshakes told */
 
 /* A slot is FREE; SENT (a copy is out); WAIT (busy: resent at retry_at);
  * HELD (an earlier record with the same id is unsettled: sent after it,
@@ -116,6 +118,7 @@ struct submit {
 	uint32_t window;
 	double timeout, silence;
 	bool quiet, progress;
+	const char *curve_server_path, *curve_key_path;
 
 	/* inputs */
 	struct input *inputs;
@@ -144,6 +147,15 @@ struct submit {
 
 	/* the socket */
 	void *zctx, *sock;
+	bool curve;                    /* CURVE keys given */
+	sipas_curve_key curve_own, curve_server;
+	void *mon;                     /* handshake events of sock */
+	unsigned mon_seq;              /* monitor endpoints are never reused */
+	/* why the handshake failed since the last that succeeded (NULL:
+	 * none failed); each reason is told on stderr once */
+	const char *handshake_why;
+	const char *warned[MAX_HANDSHAKE_WARN];
+	unsigned nwarned;
 	double last_rx;    /* silence is measured from here */
 	double last_heard; /* the last answer received */
 	bool gone;         /* no answer for --timeout: stop sending */
@@ -215,6 +227,12 @@ static void usage(FILE *f)
 	    "                           (default %.0f)\n"
 	    "  -q, --quiet              no line per duplicate, no "
 	    "progress line\n"
+	    "      --curve-server FILE  the collector's CURVE public key "
+	    "file (NAME.pub)\n"
+	    "      --curve-key FILE     this client's CURVE secret key "
+	    "file (NAME.key);\n"
+	    "                           both are needed where the collector "
+	    "uses CURVE\n"
 	    "  -h, --help               show this help and exit\n"
 	    "  -V, --version            show the version and exit\n"
 	    "\n"
@@ -411,8 +429,94 @@ static void inputs_close(struct submit *s)
 
 /* ---- the socket ---- */
 
+/* Stop watching the socket's handshakes (before it is closed). */
+static void monitor_close(struct submit *s)
+{
+	if (s->mon == NULL)
+		return;
+	if (s->sock != NULL)
+		(void)zmq_socket_monitor(s->sock, NULL, 0);
+	zmq_close(s->mon);
+	s->mon = NULL;
+}
+
+/*
+ * Watch the handshakes of the socket: a CURVE handshake that fails (a
+ * wrong server key, a key the collector does not list, CURVE on one side
+ * only) leaves the client without any answer, exactly like a collector
+ * that is down; the events tell the two apart. Best effort: without the
+ * monitor only the reason is missing from the messages.
+ */
+static void monitor_open(struct submit *s)
+{
+	char ep[64];
+	int zero = 0;
+
+	snprintf(ep, sizeof ep, "inproc://sipas-submit-monitor-%u",
+	         s->mon_seq++);
+	if (zmq_socket_monitor(s->sock, ep,
+	                       SIPAS_CURVE_FAILURE_EVENTS |
+	                           ZMQ_EVENT_HANDSHAKE_SUCCEEDED) != 0)
+		return;
+	s->mon = zmq_socket(s->zctx, ZMQ_PAIR);
+	if (s->mon == NULL)
+		return;
+	zmq_setsockopt(s->mon, ZMQ_LINGER, &zero, sizeof zero);
+	if (zmq_connect(s->mon, ep) != 0) {
+		zmq_close(s->mon);
+		s->mon = NULL;
+	}
+}
+
+/* Read the handshake events waiting; warn once per kind of failure. A
+ * closed connection says less than a refusal or a protocol error, which
+ * it often follows: it never replaces one. */
+static void monitor_drain(struct submit *s)
+{
+	zmq_msg_t ev, ep;
+	uint16_t event;
+	uint32_t value;
+
+	if (s->mon == NULL)
+		return;
+	zmq_msg_init(&ev);
+	zmq_msg_init(&ep);
+	while (zmq_msg_recv(&ev, s->mon, ZMQ_DONTWAIT) >= 0) {
+		const char *why;
+		bool vague;
+		unsigned i;
+
+		if (zmq_msg_more(&ev))
+			(void)zmq_msg_recv(&ep, s->mon, ZMQ_DONTWAIT);
+		if (zmq_msg_size(&ev) < 6)
+			continue;
+		memcpy(&event, zmq_msg_data(&ev), sizeof event);
+		memcpy(&value, (const char *)zmq_msg_data(&ev) + 2,
+		       sizeof value);
+		if (event == ZMQ_EVENT_HANDSHAKE_SUCCEEDED) {
+			s->handshake_why = NULL;
+			continue;
+		}
+		why = sipas_curve_failure_text(event, value, false);
+		vague = event == ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL;
+		if (vague && s->handshake_why != NULL)
+			continue;
+		s->handshake_why = why;
+		for (i = 0; i < s->nwarned && s->warned[i] != why; i++)
+			;
+		if (i < s->nwarned || i == MAX_HANDSHAKE_WARN)
+			continue;
+		s->warned[s->nwarned++] = why;
+		warn("%s: the handshake failed: %s; retrying", s->endpoint,
+		     why);
+	}
+	zmq_msg_close(&ev);
+	zmq_msg_close(&ep);
+}
+
 static int sock_open(struct submit *s)
 {
+	sipas_diag diag = {{0}};
 	int zero = 0;
 
 	s->sock = zmq_socket(s->zctx, ZMQ_DEALER);
@@ -423,8 +527,18 @@ static int sock_open(struct submit *s)
 	zmq_setsockopt(s->sock, ZMQ_LINGER, &zero, sizeof zero);
 	zmq_setsockopt(s->sock, ZMQ_SNDHWM, &zero, sizeof zero);
 	zmq_setsockopt(s->sock, ZMQ_RCVHWM, &zero, sizeof zero);
+	if (s->curve && sipas_curve_set_client(s->sock, &s->curve_own,
+	                                       &s->curve_server,
+	                                       &diag) != SIPAS_OK) {
+		warn("%s", diag.msg);
+		zmq_close(s->sock);
+		s->sock = NULL;
+		return -1;
+	}
+	monitor_open(s);
 	if (zmq_connect(s->sock, s->endpoint) != 0) {
 		warn("%s: %s", s->endpoint, zmq_strerror(zmq_errno()));
+		monitor_close(s);
 		zmq_close(s->sock);
 		s->sock = NULL;
 		return -1;
@@ -718,6 +832,8 @@ static void drain(struct submit *s, sipas_ack *acks, double t)
  * dedupes, and the old socket's answers can no longer arrive. */
 static void reconnect(struct submit *s, double t)
 {
+	monitor_drain(s);
+	monitor_close(s);
 	zmq_close(s->sock);
 	s->sock = NULL;
 	if (sock_open(s) != 0)
@@ -755,6 +871,11 @@ static void timers(struct submit *s, double t)
 			         "The service was still busy after %g s%s%s",
 			         s->timeout, sl->detail[0] ? ": " : ".",
 			         sl->detail);
+		else if (s->handshake_why != NULL)
+			snprintf(why, sizeof why,
+			         "No answer from %s within %g s: the handshake "
+			         "failed: %s.",
+			         s->endpoint, s->timeout, s->handshake_why);
 		else
 			snprintf(why, sizeof why,
 			         "No answer from %s within %g s.", s->endpoint,
@@ -992,6 +1113,7 @@ static void run(struct submit *s)
 		t = now();
 		if (s->sock != NULL)
 			drain(s, acks, t);
+		monitor_drain(s);
 		if (interrupted != seen_signals) {
 			seen_signals = interrupted;
 			if (!s->input_done)
@@ -1049,6 +1171,32 @@ static void run(struct submit *s)
 
 /* ---- options ---- */
 
+/* Read the CURVE key files: both or neither. */
+static int curve_options(struct submit *s)
+{
+	sipas_diag diag = {{0}};
+
+	if ((s->curve_server_path == NULL) != (s->curve_key_path == NULL)) {
+		warn("--curve-server and --curve-key go together: the "
+		     "collector's public key and this client's key pair");
+		return EXIT_REFUSED;
+	}
+	if (s->curve_server_path == NULL)
+		return 0;
+	if (sipas_curve_load_public(s->curve_server_path, &s->curve_server,
+	                            &diag) != SIPAS_OK) {
+		warn("--curve-server: %s", diag.msg);
+		return EXIT_REFUSED;
+	}
+	if (sipas_curve_load_pair(s->curve_key_path, &s->curve_own, &diag) !=
+	    SIPAS_OK) {
+		warn("--curve-key: %s", diag.msg);
+		return EXIT_REFUSED;
+	}
+	s->curve = true;
+	return 0;
+}
+
 static int parse_options(struct submit *s, int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -1060,6 +1208,8 @@ static int parse_options(struct submit *s, int argc, char **argv)
 	    {"window", required_argument, NULL, 'w'},
 	    {"timeout", required_argument, NULL, 't'},
 	    {"quiet", no_argument, NULL, 'q'},
+	    {"curve-server", required_argument, NULL, 'S'},
+	    {"curve-key", required_argument, NULL, 'K'},
 	    {"help", no_argument, NULL, 'h'},
 	    {"version", no_argument, NULL, 'V'},
 	    {NULL, 0, NULL, 0}};
@@ -1125,6 +1275,12 @@ static int parse_options(struct submit *s, int argc, char **argv)
 		case 'q':
 			s->quiet = true;
 			break;
+		case 'S':
+			s->curve_server_path = optarg;
+			break;
+		case 'K':
+			s->curve_key_path = optarg;
+			break;
 		case 'h':
 			usage(stdout);
 			return -1;
@@ -1136,7 +1292,7 @@ static int parse_options(struct submit *s, int argc, char **argv)
 			return EXIT_REFUSED;
 		}
 	}
-	return 0;
+	return curve_options(s);
 }
 
 int main(int argc, char **argv)
@@ -1204,8 +1360,10 @@ int main(int argc, char **argv)
 	if (status == 0 && interrupted)
 		status = EXIT_REFUSED;
 out:
+	monitor_close(&s);
 	if (s.sock != NULL)
 		zmq_close(s.sock);
+	sipas_curve_key_wipe(&s.curve_own);
 	if (s.zctx != NULL)
 		zmq_ctx_term(s.zctx);
 	for (uint32_t i = 0; s.ring != NULL && i < s.ring_cap; i++)

@@ -8,6 +8,7 @@
  *   sipas-admin [--store DIR] quarantine list|replay
  *   sipas-admin [--store DIR] verify [CAMPAIGN] recompute counters, compare
  *   sipas-admin [--store DIR] backup DEST     compacted consistent copy
+ *   sipas-admin keygen NAME                   CURVE key pair NAME.key, NAME.pub
  *
  * Exit status: 0 success, 1 usage or input error (including an invalid
  * definition, a backup folder that is not empty, and any difference found
@@ -24,6 +25,7 @@
 #include "sipas_backup.h"
 #include "sipas_batch.h"
 #include "sipas_buf.h"
+#include "sipas_curve.h"
 #include "sipas_oom.h"
 #include "sipas_protocol.h"
 #include "sipas_view.h"
@@ -61,6 +63,8 @@ static void usage(FILE *f)
 		"                     print each difference (exit 1 when there is one)\n"
 		"  backup DEST        write a consistent, compacted copy of the store into\n"
 		"                     DEST, a new or empty folder; daemons may keep running\n"
+		"  keygen NAME        write a new CURVE key pair: NAME.key (secret, mode 0600)\n"
+		"                     and NAME.pub (public); never overwrites; no store\n"
 		"\n"
 		"Options:\n"
 		"  -s, --store DIR    store folder (default $SIPAS_HOME/sipas-store,\n"
@@ -439,6 +443,22 @@ static int parse_map_size(const char *arg, size_t *out)
 	return 0;
 }
 
+/* A CURVE key pair for a daemon or a client (docs/security.md). */
+static int cmd_keygen(const char *base)
+{
+	char pub[SIPAS_CURVE_Z85_LEN + 1];
+	sipas_diag diag = {{0}};
+	sipas_err rv = sipas_curve_keygen(base, pub, &diag);
+
+	if (rv != SIPAS_OK)
+		return fail(rv == SIPAS_E_USAGE ? EXIT_INPUT : EXIT_STORE, "%s",
+			    diag.msg);
+	printf("%s.key: secret key (mode 0600; keep it on this host)\n"
+	       "%s.pub: public key %s\n",
+	       base, base, pub);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -511,6 +531,8 @@ int main(int argc, char **argv)
 		return cmd_verify(&a, nargs == 1 ? argv[optind + 1] : NULL);
 	if (strcmp(cmd, "backup") == 0 && nargs == 1)
 		return cmd_backup(&a, argv[optind + 1]);
+	if (strcmp(cmd, "keygen") == 0 && nargs == 1)
+		return cmd_keygen(argv[optind + 1]);
 	if (strcmp(cmd, "show") == 0 && nargs <= 1)
 		return cmd_show(&a, nargs == 1 ? argv[optind + 1] : NULL);
 	return fail(EXIT_INPUT,

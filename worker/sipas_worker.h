@@ -8,6 +8,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include "sipas_curve.h"
 #include "sipas_err.h"
 
 typedef struct sipas_worker_opts {
@@ -18,11 +19,19 @@ typedef struct sipas_worker_opts {
 	int rcvhwm;             /* ZeroMQ receive high-water mark */
 	int reader_check_s;     /* free dead readers' slots every N s (0: at
 				 * open and on a full map only) */
+	/* CURVE on the bind (docs/security.md): the worker's key pair and
+	 * the collectors' public keys, or both NULL for a plain socket. The
+	 * allowlist is taken over by sipas_worker_new (even when it fails);
+	 * its path is read again on SIGHUP. */
+	const sipas_curve_key *curve;
+	sipas_curve_allow *allow;
+	const char *curve_clients;
 } sipas_worker_opts;
 
 typedef struct sipas_worker sipas_worker;
 
-/* Open the store and bind. The caller frees the worker. */
+/* Open the store, start the CURVE guard and bind. The caller frees the
+ * worker. */
 SIPAS_MUST_CHECK sipas_err sipas_worker_new(sipas_worker **out,
 					    const sipas_worker_opts *o,
 					    sipas_diag *diag);

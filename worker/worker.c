@@ -15,6 +15,7 @@
 #include <zmq.h>
 
 #include "sipas_batch.h"
+#include "sipas_curve.h"
 #include "sipas_daemon.h"
 #include "sipas_log.h"
 #include "sipas_oom.h"
@@ -51,6 +52,7 @@ struct sipas_worker {
 	sipas_batch *batch;        /* NULL with store */
 	int64_t last_reopen;       /* last failed reopen attempt */
 	void *zctx, *sock;
+	sipas_curve_guard *guard;  /* handshake failures; ZAP with CURVE */
 	sipas_response *resp;
 	sipas_checked checked;
 	struct owed *owed;
@@ -77,6 +79,8 @@ void sipas_worker_free(sipas_worker **wp)
 	sipas_store_close(&w->store);
 	if (w->sock != NULL)
 		zmq_close(w->sock);
+	/* After the socket: no handshake may go without its ZAP handler. */
+	sipas_curve_guard_free(&w->guard);
 	if (w->zctx != NULL)
 		zmq_ctx_term(w->zctx);
 	free(w->resp);
@@ -91,10 +95,17 @@ sipas_err sipas_worker_new(sipas_worker **out, const sipas_worker_opts *o,
 {
 	sipas_worker *w = sipas_xcalloc(1, sizeof *w);
 	int one = 1, linger = 2000, hwm = o->rcvhwm;
+	sipas_curve_guard_opts go = {"WRK", o->bind, o->allow, 0};
 	sipas_err rv;
 
 	*out = NULL;
 	w->o = *o;
+	w->o.allow = NULL;
+	if ((o->curve == NULL) != (o->allow == NULL)) {
+		sipas_diag_set(diag, "CURVE needs a key pair and an allowlist");
+		rv = SIPAS_E_USAGE;
+		goto out;
+	}
 	w->so.map_size = o->map_size;
 	w->resp = sipas_xmalloc(sizeof *w->resp);
 	w->owed = sipas_xcalloc(o->batch_max, sizeof *w->owed);
@@ -116,6 +127,15 @@ sipas_err sipas_worker_new(sipas_worker **out, const sipas_worker_opts *o,
 		rv = SIPAS_E_IO;
 		goto out;
 	}
+	if (o->curve != NULL &&
+	    (rv = sipas_curve_set_server(w->sock, o->curve, diag)) != SIPAS_OK)
+		goto out;
+	/* The guard (and with it the ZAP handler) before the bind: libzmq
+	 * lets every CURVE client in while no handler is bound. */
+	rv = sipas_curve_guard_new(&w->guard, w->zctx, w->sock, &go, diag);
+	go.allow = NULL;
+	if (rv != SIPAS_OK)
+		goto out;
 	if (zmq_bind(w->sock, o->bind) != 0) {
 		sipas_diag_set(diag, "bind %s: %s", o->bind, zmq_strerror(errno));
 		rv = SIPAS_E_IO;
@@ -124,6 +144,7 @@ sipas_err sipas_worker_new(sipas_worker **out, const sipas_worker_opts *o,
 	*out = w;
 	w = NULL;
 out:
+	sipas_curve_allow_free(&go.allow);
 	sipas_worker_free(&w);
 	return rv;
 }
@@ -470,12 +491,36 @@ out:
 	return true;
 }
 
+/* SIGHUP: read the collectors' public keys again. A list that cannot be
+ * read leaves the one in force. Connections already made stay. */
+static void reload_clients(sipas_worker *w)
+{
+	sipas_curve_allow *a = NULL;
+	sipas_diag diag = {{0}};
+
+	if (w->o.curve_clients == NULL)
+		return;
+	if (sipas_curve_allow_load(&a, w->o.curve_clients, &diag) !=
+	    SIPAS_OK) {
+		sipas_log(SIPAS_LOG_ERR, "WRK-CURVE-RELOAD-FAIL",
+			  "%s; the previous allowlist stays in force",
+			  diag.msg);
+		return;
+	}
+	sipas_log(SIPAS_LOG_NOTICE, "WRK-CURVE-CLIENTS",
+		  "%zu collector key(s) allowed, from %s",
+		  sipas_curve_allow_count(a), w->o.curve_clients);
+	sipas_curve_guard_reload(w->guard, a);
+}
+
 sipas_err sipas_worker_run(sipas_worker *w)
 {
 	zmq_pollitem_t item = {w->sock, 0, ZMQ_POLLIN, 0};
+	sipas_curve_stats cs;
 
-	sipas_log(SIPAS_LOG_NOTICE, "WRK-START", "serving %s, store %s",
-		  w->o.bind, w->o.store_dir);
+	sipas_log(SIPAS_LOG_NOTICE, "WRK-START", "serving %s (%s), store %s",
+		  w->o.bind, w->o.curve != NULL ? "CURVE" : "no CURVE",
+		  w->o.store_dir);
 	while (!sipas_daemon_stopping()) {
 		int n = zmq_poll(&item, 1, sipas_daemon_poll_ms(1000));
 		/* Kept before the notifications below, which may set errno:
@@ -484,9 +529,10 @@ sipas_err sipas_worker_run(sipas_worker *w)
 
 		sipas_daemon_watchdog();
 		if (sipas_daemon_take_reload()) {
-			/* Definitions are re-read at every batch; nothing else
-			 * is reloadable yet. */
+			/* Definitions are re-read at every batch; the CURVE
+			 * allowlist is read again here. */
 			sipas_daemon_reloading();
+			reload_clients(w);
 			sipas_daemon_ready("reloaded");
 		}
 		if (n < 0 && err != EINTR)
@@ -505,10 +551,12 @@ sipas_err sipas_worker_run(sipas_worker *w)
 	}
 	/* Stop taking work; answer what is owed. */
 	flush(w);
+	sipas_curve_guard_stats(w->guard, &cs);
 	sipas_log(SIPAS_LOG_NOTICE, "WRK-STOP",
 		  "received %llu, accepted %llu, duplicate %llu, rejected %llu "
 		  "(quarantined %llu), busy %llu, commits %llu, unroutable %llu, "
-		  "bad peers %llu, store reopens %llu, reader slots freed %llu",
+		  "bad peers %llu, store reopens %llu, reader slots freed %llu, "
+		  "handshakes denied %llu, failed %llu",
 		  (unsigned long long)w->n.received,
 		  (unsigned long long)w->n.accepted,
 		  (unsigned long long)w->n.duplicate,
@@ -519,6 +567,7 @@ sipas_err sipas_worker_run(sipas_worker *w)
 		  (unsigned long long)w->n.unroutable,
 		  (unsigned long long)w->n.bad_peer,
 		  (unsigned long long)w->n.reopens,
-		  (unsigned long long)w->n.readers_freed);
+		  (unsigned long long)w->n.readers_freed,
+		  (unsigned long long)cs.denied, (unsigned long long)cs.failed);
 	return SIPAS_OK;
 }
