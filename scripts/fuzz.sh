@@ -44,7 +44,7 @@ BUILD="$ROOT/build/fuzz"
 # input that can mean something to its parser, so that mutations stay
 # where the parser looks.
 TARGETS="request:70000 validate:16384 definition:20000 counts:8192
-submit_input:16384 config:4096 relay:256 spool:8192"
+submit_input:16384 config:4096 relay:256 spool:8192 status:8192"
 
 usage() {
 	sed -n '2,/^set -eu/p' "$0" | sed -e '$d' -e 's/^# \{0,1\}//'
