@@ -9,6 +9,7 @@
  *   sipas-admin [--store DIR] verify [CAMPAIGN] recompute counters, compare
  *   sipas-admin [--store DIR] backup DEST     compacted consistent copy
  *   sipas-admin keygen NAME                   CURVE key pair NAME.key, NAME.pub
+ *   sipas-admin [--store DIR] status [FILE...] the daemons' metrics files
  *
  * Exit status: 0 success, 1 usage or input error (including an invalid
  * definition, a backup folder that is not empty, and any difference found
@@ -21,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include "sipas_backup.h"
 #include "sipas_batch.h"
@@ -33,6 +35,7 @@
 #include "sipas_err.h"
 #include "sipas_limits.h"
 #include "sipas_store.h"
+#include "sipas_status.h"
 #include "sipas_time.h"
 #include "sipas_verify.h"
 
@@ -65,6 +68,10 @@ static void usage(FILE *f)
 		"                     DEST, a new or empty folder; daemons may keep running\n"
 		"  keygen NAME        write a new CURVE key pair: NAME.key (secret, mode 0600)\n"
 		"                     and NAME.pub (public); never overwrites; no store\n"
+		"  status [FILE...]   summarise the daemons' metrics files: the worker's\n"
+		"                     STORE/sipas-worker.prom and each FILE (another daemon's\n"
+		"                     metrics file); exit 1 when one is missing, stale\n"
+		"                     (older than a minute) or left by a stopped daemon\n"
 		"\n"
 		"Options:\n"
 		"  -s, --store DIR    store folder (default $SIPAS_HOME/sipas-store,\n"
@@ -444,6 +451,26 @@ static int parse_map_size(const char *arg, size_t *out)
 }
 
 /* A CURVE key pair for a daemon or a client (docs/security.md). */
+/* A metrics file older than this reads as stale: the daemons rewrite
+ * theirs every few seconds (--metrics-interval-s, default 5). */
+#define STATUS_STALE_S 60
+
+static int cmd_status(const struct admin *a, char **files, int nfiles)
+{
+	char worker[4096 + 32];
+	const char **list = sipas_xcalloc((size_t)nfiles + 1, sizeof *list);
+	int bad;
+
+	snprintf(worker, sizeof worker, "%s/sipas-worker.prom", a->store_dir);
+	list[0] = worker;
+	for (int i = 0; i < nfiles; i++)
+		list[1 + i] = files[i];
+	bad = sipas_status_print(stdout, stderr, list, (size_t)nfiles + 1,
+				 (int64_t)time(NULL), STATUS_STALE_S);
+	free(list);
+	return bad == 0 ? 0 : EXIT_INPUT;
+}
+
 static int cmd_keygen(const char *base)
 {
 	char pub[SIPAS_CURVE_Z85_LEN + 1];
@@ -531,6 +558,8 @@ int main(int argc, char **argv)
 		return cmd_verify(&a, nargs == 1 ? argv[optind + 1] : NULL);
 	if (strcmp(cmd, "backup") == 0 && nargs == 1)
 		return cmd_backup(&a, argv[optind + 1]);
+	if (strcmp(cmd, "status") == 0)
+		return cmd_status(&a, argv + optind + 1, nargs);
 	if (strcmp(cmd, "keygen") == 0 && nargs == 1)
 		return cmd_keygen(argv[optind + 1]);
 	if (strcmp(cmd, "show") == 0 && nargs <= 1)

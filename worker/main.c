@@ -31,6 +31,11 @@ static const sipas_option options[] = {
 	 "collectors' public keys allowed: a folder of *.pub or one file"},
 	{"insecure", 0, SIPAS_OPT_BOOL, NULL, NULL, 0, 0,
 	 "allow a --bind other hosts can reach without CURVE"},
+	{"metrics-file", 0, SIPAS_OPT_STRING, "PATH", "store", 0, 0,
+	 "Prometheus textfile of the counters (store: STORE/sipas-worker.prom;"
+	 " none: no file)"},
+	{"metrics-interval-s", 0, SIPAS_OPT_INT, "S", "5", 1, 3600,
+	 "rewrite the metrics file every S seconds"},
 	{"log-level", 0, SIPAS_OPT_STRING, "LEVEL", "info", 0, 0,
 	 "err, warning, notice, info or debug"},
 };
@@ -103,7 +108,8 @@ int main(int argc, char **argv)
 	sipas_worker_opts o;
 	sipas_diag diag = {{0}};
 	sipas_curve_key pair;
-	char store_dir[4096];
+	char store_dir[4096], metrics_path[4096 + 32];
+	const char *metrics;
 	int first, status, level;
 	sipas_err rv;
 
@@ -133,6 +139,19 @@ int main(int argc, char **argv)
 	o.batch_max = (size_t)sipas_config_int(cfg, "batch-max");
 	o.map_size = (size_t)sipas_config_int(cfg, "map-size") << 20;
 	o.rcvhwm = (int)sipas_config_int(cfg, "rcvhwm");
+	/* By default the file sits in the store folder, where sipas-admin
+	 * status finds it; "none" turns it off. */
+	metrics = sipas_config_str(cfg, "metrics-file");
+	if (metrics != NULL && strcmp(metrics, "store") == 0) {
+		snprintf(metrics_path, sizeof metrics_path,
+			 "%s/sipas-worker.prom", store_dir);
+		o.metrics_file = metrics_path;
+	} else if (metrics != NULL && strcmp(metrics, "none") != 0 &&
+		   metrics[0] != '\0') {
+		o.metrics_file = metrics;
+	}
+	o.metrics_interval_s =
+	    (int)sipas_config_int(cfg, "metrics-interval-s");
 	o.reader_check_s = (int)sipas_config_int(cfg, "reader-check-s");
 	if (!curve_options(cfg, &o, &pair))
 		goto out;

@@ -26,6 +26,10 @@ typedef struct sipas_worker_opts {
 	const sipas_curve_key *curve;
 	sipas_curve_allow *allow;
 	const char *curve_clients;
+	/* Metrics (docs/admin.md, status): the Prometheus textfile rewritten
+	 * every metrics_interval_s seconds; NULL: none. */
+	const char *metrics_file;
+	int metrics_interval_s;
 } sipas_worker_opts;
 
 typedef struct sipas_worker sipas_worker;

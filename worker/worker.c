@@ -12,10 +12,12 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <zmq.h>
 
 #include "sipas_batch.h"
 #include "sipas_curve.h"
+#include "sipas_metrics.h"
 #include "sipas_daemon.h"
 #include "sipas_log.h"
 #include "sipas_oom.h"
@@ -34,7 +36,8 @@
 
 /* Store failures repeat at every batch while a disk is full or failing:
  * each kind is logged at most once per LOG_EVERY_MS, with running totals. */
-enum { LOG_COMMIT, LOG_BATCH, LOG_REOPEN, LOG_REOPEN_FAIL, LOG_KINDS };
+enum { LOG_COMMIT, LOG_BATCH, LOG_REOPEN, LOG_REOPEN_FAIL, LOG_METRICS,
+       LOG_KINDS };
 
 /* An ack owed to a collector once the open batch is committed. */
 struct owed {
@@ -63,10 +66,110 @@ struct sipas_worker {
 			quarantined, bad_peer, commits, unroutable, reopens,
 			readers_freed, store_failures;
 	} n;
+	/* The same events as n, for the metrics file (handles are owned by
+	 * mx.m; NULL when a series was not registered). */
+	struct {
+		sipas_metrics *m;
+		sipas_counter *received, *status[4], *rejected[SIPAS_E_BUSY],
+			*quarantined, *handshake;
+		sipas_gauge *map_used, *map_size;
+		sipas_histogram *commit;
+		uint64_t handshake_seen;
+	} mx;
 	int64_t log_at[LOG_KINDS];
 	int64_t map_warned;        /* last WRK-MAP-80 (0: below 80 %) */
 	int64_t last_reader_check;
 };
+
+/* Register every series at start (a series appearing late breaks rate()
+ * over its first interval): each ack status, each rejection code. */
+static void metrics_setup(sipas_worker *w)
+{
+	sipas_metrics *m = sipas_metrics_new("sipas-worker");
+
+	w->mx.m = m;
+	w->mx.received = sipas_metrics_counter(m, "sipas_received_total",
+					       NULL, NULL, NULL);
+	for (int s = SIPAS_ACCEPTED; s <= SIPAS_BUSY; s++)
+		w->mx.status[s] = sipas_metrics_counter(
+		    m, "sipas_responses_total", NULL, "status",
+		    sipas_status_name((sipas_status)s));
+	for (int e = SIPAS_E_MALFORMED; e < SIPAS_E_BUSY; e++)
+		w->mx.rejected[e] = sipas_metrics_counter(
+		    m, "sipas_rejected_total", NULL, "code",
+		    sipas_err_name((sipas_err)e));
+	w->mx.quarantined = sipas_metrics_counter(
+	    m, "sipas_quarantined_total", NULL, NULL, NULL);
+	w->mx.handshake = sipas_metrics_counter(
+	    m, "sipas_handshake_failures_total", NULL, NULL, NULL);
+	w->mx.map_used = sipas_metrics_gauge(m, "sipas_lmdb_map_used_bytes",
+					     NULL, NULL, NULL);
+	w->mx.map_size = sipas_metrics_gauge(m, "sipas_lmdb_map_size_bytes",
+					     NULL, NULL, NULL);
+	w->mx.commit = sipas_metrics_histogram(m, "sipas_commit_seconds", NULL,
+					       NULL, NULL, NULL, 0);
+}
+
+/* The gauges and the counters kept elsewhere, read when the file is due. */
+static void metrics_update(sipas_worker *w)
+{
+	uint64_t denied = 0;
+
+	if (w->store != NULL) {
+		size_t map = 0, used = 0;
+
+		sipas_store_usage(w->store, &map, &used);
+		sipas_gauge_set(w->mx.map_used, (double)used);
+		sipas_gauge_set(w->mx.map_size, (double)map);
+	}
+	if (w->guard != NULL)
+		denied = sipas_curve_denied(w->guard);
+	if (denied > w->mx.handshake_seen) {
+		sipas_counter_add(w->mx.handshake, denied - w->mx.handshake_seen);
+		w->mx.handshake_seen = denied;
+	}
+}
+
+static bool log_due(sipas_worker *w, int kind);
+
+/* From the main loop: rewrite the file when it is due. */
+static void metrics_tick(sipas_worker *w)
+{
+	sipas_diag diag = {{0}};
+	int64_t now = sipas_now_ms(),
+		every = (int64_t)w->o.metrics_interval_s * 1000;
+
+	if (w->o.metrics_file == NULL ||
+	    sipas_metrics_due_in_ms(w->mx.m, now, every) > 0)
+		return;
+	metrics_update(w);
+	if (sipas_metrics_maybe_write(w->mx.m, w->o.metrics_file, now, every,
+				      &diag) != SIPAS_OK &&
+	    log_due(w, LOG_METRICS))
+		sipas_log(SIPAS_LOG_WARNING, "WRK-METRICS-FAIL", "%s",
+			  diag.msg);
+}
+
+/* How long the main loop may sleep: a second, or until the file is due. */
+static long poll_ms(const sipas_worker *w)
+{
+	int64_t due;
+
+	if (w->o.metrics_file == NULL)
+		return 1000;
+	due = sipas_metrics_due_in_ms(w->mx.m, sipas_now_ms(),
+				      (int64_t)w->o.metrics_interval_s * 1000);
+	return due < 1000 ? (long)due : 1000;
+}
+
+/* Seconds on the monotonic clock, for the commit histogram. */
+static double mono_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
 
 void sipas_worker_free(sipas_worker **wp)
 {
@@ -75,6 +178,19 @@ void sipas_worker_free(sipas_worker **wp)
 	if (wp == NULL || *wp == NULL)
 		return;
 	w = *wp;
+	if (w->mx.m != NULL) {
+		/* The file left behind reads as stopped, not as hung. */
+		sipas_diag diag = {{0}};
+
+		metrics_update(w);
+		sipas_metrics_set_up(w->mx.m, false);
+		if (w->o.metrics_file != NULL &&
+		    sipas_metrics_write_file(w->mx.m, w->o.metrics_file,
+					     &diag) != SIPAS_OK)
+			sipas_log(SIPAS_LOG_WARNING, "WRK-METRICS-FAIL", "%s",
+				  diag.msg);
+		sipas_metrics_free(&w->mx.m);
+	}
 	sipas_batch_free(&w->batch);
 	sipas_store_close(&w->store);
 	if (w->sock != NULL)
@@ -107,6 +223,9 @@ sipas_err sipas_worker_new(sipas_worker **out, const sipas_worker_opts *o,
 		goto out;
 	}
 	w->so.map_size = o->map_size;
+	if (w->o.metrics_interval_s <= 0)
+		w->o.metrics_interval_s = 5;
+	metrics_setup(w);
 	w->resp = sipas_xmalloc(sizeof *w->resp);
 	w->owed = sipas_xcalloc(o->batch_max, sizeof *w->owed);
 	sipas_buf_init(&w->out, 4096);
@@ -165,6 +284,8 @@ static void send_ack(sipas_worker *w, const struct owed *o)
 
 static void count_ack(sipas_worker *w, const sipas_ack *a)
 {
+	if (a->status >= SIPAS_ACCEPTED && a->status <= SIPAS_BUSY)
+		sipas_counter_inc(w->mx.status[a->status]);
 	switch (a->status) {
 	case SIPAS_ACCEPTED:
 		w->n.accepted++;
@@ -174,6 +295,8 @@ static void count_ack(sipas_worker *w, const sipas_ack *a)
 		break;
 	case SIPAS_REJECTED:
 		w->n.rejected++;
+		if (a->code > SIPAS_OK && a->code < SIPAS_E_BUSY)
+			sipas_counter_inc(w->mx.rejected[a->code]);
 		break;
 	case SIPAS_BUSY:
 		w->n.busy++;
@@ -320,8 +443,12 @@ static void flush(sipas_worker *w)
 	sipas_err rv = SIPAS_OK;
 
 	if (w->batch != NULL && sipas_batch_is_open(w->batch)) {
+		double t0 = mono_s();
+
 		rv = sipas_batch_commit(w->batch, &diag);
 		w->n.commits++;
+		if (rv == SIPAS_OK)
+			sipas_histogram_observe(w->mx.commit, mono_s() - t0);
 	}
 	if (rv != SIPAS_OK) {
 		w->n.store_failures++;
@@ -440,6 +567,7 @@ static bool handle(sipas_worker *w, const sipas_relay *rl, const void *raw,
 		    oc.code == fault.code) {
 			sipas_ack_from_fault(&o->ack, &fault);
 			w->n.quarantined++;
+			sipas_counter_inc(w->mx.quarantined);
 			return true;
 		}
 	} else {
@@ -468,6 +596,7 @@ static bool receive_one(sipas_worker *w)
 	if (!sipas_zmsg_recv(w->sock, part, 3, &np, &extra))
 		return false;
 	w->n.received++;
+	sipas_counter_inc(w->mx.received);
 	if (extra || np != 3 || zmq_msg_size(&part[0]) > IDENTITY_MAX ||
 	    sipas_relay_decode(zmq_msg_data(&part[1]), zmq_msg_size(&part[1]),
 			       &rl) != SIPAS_OK) {
@@ -522,7 +651,7 @@ sipas_err sipas_worker_run(sipas_worker *w)
 		  w->o.bind, w->o.curve != NULL ? "CURVE" : "no CURVE",
 		  w->o.store_dir);
 	while (!sipas_daemon_stopping()) {
-		int n = zmq_poll(&item, 1, sipas_daemon_poll_ms(1000));
+		int n = zmq_poll(&item, 1, sipas_daemon_poll_ms(poll_ms(w)));
 		/* Kept before the notifications below, which may set errno:
 		 * a signal (EINTR) must never end the loop. */
 		int err = errno;
@@ -544,6 +673,7 @@ sipas_err sipas_worker_run(sipas_worker *w)
 			flush(w);
 		if (w->store == NULL)
 			reopen_store(w);
+		metrics_tick(w);
 		if (w->o.reader_check_s > 0 &&
 		    sipas_now_ms() - w->last_reader_check >=
 			    (int64_t)w->o.reader_check_s * 1000)
