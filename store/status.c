@@ -637,17 +637,15 @@ sipas_err sipas_status_load(const char *path, sipas_status_file *st,
 {
 	sipas_buf b;
 	struct stat sb;
-	char chunk[65536];
-	sipas_err rv = SIPAS_OK;
-	int fd;
+	sipas_err rv;
 
 	sipas_buf_init(&b, SIPAS_STATUS_MAX_FILE);
 	memset(st, 0, sizeof *st);
 	st->mtime_s = -1;
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	/* The mtime of the file read, not of a later replacement: fstat on
-	 * the descriptor the contents come from. */
-	if (fd < 0 || fstat(fd, &sb) != 0) {
+	/* The daemons replace the file by rename every few seconds: the
+	 * copy read may be one newer than the one stat saw, which makes it
+	 * look older by one interval at most. */
+	if (stat(path, &sb) != 0) {
 		sipas_diag_set(diag, "%s: %s", path, strerror(errno));
 		rv = SIPAS_E_IO;
 		goto out;
@@ -657,32 +655,13 @@ sipas_err sipas_status_load(const char *path, sipas_status_file *st,
 		rv = SIPAS_E_IO;
 		goto out;
 	}
-	for (;;) {
-		ssize_t n = read(fd, chunk, sizeof chunk);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			sipas_diag_set(diag, "%s: %s", path, strerror(errno));
-			rv = SIPAS_E_IO;
-			goto out;
-		}
-		if (n == 0)
-			break;
-		rv = sipas_buf_append(&b, chunk, (size_t)n);
-		if (rv != SIPAS_OK) {
-			sipas_diag_set(diag, "%s: larger than %u bytes", path,
-			               SIPAS_STATUS_MAX_FILE);
-			goto out;
-		}
-	}
-	rv = sipas_status_parse(path, b.data != NULL ? b.data : "", b.len, st,
-	                        diag);
+	rv = sipas_buf_read_file(&b, path, diag);
+	if (rv != SIPAS_OK)
+		goto out;
+	rv = sipas_status_parse(path, b.data, b.len, st, diag);
 	if (rv == SIPAS_OK)
 		st->mtime_s = (int64_t)sb.st_mtime;
 out:
-	if (fd >= 0)
-		close(fd);
 	sipas_buf_free(&b);
 	return rv;
 }
