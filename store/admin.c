@@ -216,8 +216,14 @@ out:
 	return status;
 }
 
+static int imax(int a, int b)
+{
+	return a > b ? a : b;
+}
+
 static void print_summary(const sipas_def *d, const sipas_revision *rev)
 {
+	int bw = 12, fw = 12, uw = 12;
 	const sipas_campaign *c = sipas_def_campaign(d);
 	const sipas_scale *sc = sipas_def_scale(d);
 	const sipas_methods *m = sipas_def_methods(d);
@@ -240,24 +246,34 @@ static void print_summary(const sipas_def *d, const sipas_revision *rev)
 	       sipas_method_name(m->group), sipas_method_name(m->unit),
 	       sipas_method_name(m->block), sipas_method_name(m->overall),
 	       m->min_respondents);
+	/* Ids are ASCII: their byte length is their width. The columns
+	 * widen to the longest id so that long ones do not push lines out
+	 * of line. */
+	for (uint32_t i = 0; i < sipas_def_nblocks(d); i++)
+		bw = imax(bw, (int)strlen(sipas_def_block(d, i)->id));
+	for (uint32_t i = 0; i < sipas_def_nforms(d); i++)
+		fw = imax(fw, (int)strlen(sipas_def_form(d, i)->id));
+	for (uint32_t i = 0; i < sipas_def_nunits(d); i++)
+		uw = imax(uw, (int)strlen(sipas_def_unit(d, i)->id));
 	printf("blocks     %u\n", sipas_def_nblocks(d));
 	for (uint32_t i = 0; i < sipas_def_nblocks(d); i++) {
 		const sipas_block *b = sipas_def_block(d, i);
 
-		printf("  %-12s %3u units  %s\n", b->id, b->nunits, b->name);
+		printf("  %-*s %3u units  %s\n", bw, b->id, b->nunits, b->name);
 	}
 	printf("forms      %u\n", sipas_def_nforms(d));
 	for (uint32_t i = 0; i < sipas_def_nforms(d); i++) {
 		const sipas_form *f = sipas_def_form(d, i);
 
-		printf("  %-12s %2u groups, %3u criteria, %2u items  %s\n",
+		printf("  %-*s %2u groups, %3u criteria, %2u items  %s\n", fw,
 		       f->id, f->ngroups, f->ncriteria, f->nitems, f->name);
 	}
 	printf("units      %u\n", sipas_def_nunits(d));
 	for (uint32_t i = 0; i < sipas_def_nunits(d); i++) {
 		const sipas_unit *u = sipas_def_unit(d, i);
 
-		printf("  %-12s %-12s", u->id, sipas_def_block(d, u->block)->id);
+		printf("  %-*s %-*s", uw, u->id, bw,
+		       sipas_def_block(d, u->block)->id);
 		for (uint32_t j = 0; j < u->nforms; j++)
 			printf("%s%s", j ? "," : "  ",
 			       sipas_def_form(d, u->forms[j])->id);
