@@ -153,14 +153,23 @@ def synced_between(events, path, after, before):
                e.t0 > after and e.t1 <= before + SLACK for e in events)
 
 
+# Files that hold nothing acknowledged: the worker's metrics file (a
+# Prometheus textfile replaced by rename every few seconds, never fsync'd:
+# losing one version of it loses nothing). Their entries need no fsync.
+NOT_DURABLE = re.compile(r"\.prom(\.tmp\.[0-9]+)?$")
+
+
 def entry_changes(events, until, under):
     """(folder, event) of every folder entry created or renamed under
-    `under` before time `until` (an open with O_CREAT may create)."""
+    `under` before time `until` (an open with O_CREAT may create), other
+    than those of NOT_DURABLE files."""
     out = []
     for e in events:
         if e.name not in CHANGES or e.t0 >= until or not e.ok():
             continue
         if e.name in ("open", "openat") and "O_CREAT" not in e.flags:
+            continue
+        if all(NOT_DURABLE.search(p) for p in e.paths):
             continue
         for p in e.paths:
             if p.startswith(under + "/"):
