@@ -7,14 +7,14 @@
 #   4. build the libFuzzer targets and run each briefly on its seed corpus
 #      (scripts/fuzz.sh --fresh; that script also runs them for hours).
 # Usage: scripts/test.sh [--quick]   (--quick: gcc build and tests only)
-# SIPAS_FUZZ_SECONDS sets the time per fuzz target (default 14; the
+# SIPAS_FUZZ_SECONDS sets the time per fuzz target (default 12; the
 # targets run nproc at a time).
 set -eu
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
 QUICK=0
 [ "${1:-}" = "--quick" ] && QUICK=1
-FUZZ_SECONDS=${SIPAS_FUZZ_SECONDS:-14}
+FUZZ_SECONDS=${SIPAS_FUZZ_SECONDS:-12}
 JOBS=$(nproc 2>/dev/null || echo 2)
 passed=0
 failed=0
