@@ -51,6 +51,11 @@ static const sipas_option options[] = {
      "one per --worker"},
     {"insecure", 0, SIPAS_OPT_BOOL, NULL, NULL, 0, 0,
      "allow endpoints other hosts can reach without CURVE"},
+    {"metrics-file", 0, SIPAS_OPT_STRING, "PATH", "spool", 0, 0,
+     "Prometheus textfile of the counters (spool: SPOOL/sipas-collector.prom"
+     " when --spool is set; none: no file)"},
+    {"metrics-interval-s", 0, SIPAS_OPT_INT, "S", "5", 1, 3600,
+     "rewrite the metrics file every S seconds"},
     {"log-level", 'l', SIPAS_OPT_STRING, "LEVEL", "info", 0, 0,
      "err, warning, notice, info or debug"},
 };
@@ -68,6 +73,32 @@ static const sipas_program program = {
     .options = options,
     .noptions = sizeof options / sizeof options[0],
 };
+
+/* Where the metrics file goes: by default beside the spool, where it
+ * lives as long as the collector's state; none without a spool. */
+static bool metrics_option(const sipas_config *cfg, sipas_collector_opts *o)
+{
+	static char path[4096 + 32];
+	const char *m = sipas_config_str(cfg, "metrics-file");
+
+	o->metrics_interval_s = (int)sipas_config_int(cfg, "metrics-interval-s");
+	o->metrics_file = NULL;
+	if (m == NULL || m[0] == '\0' || strcmp(m, "none") == 0)
+		return true;
+	if (strcmp(m, "spool") != 0) {
+		o->metrics_file = m;
+		return true;
+	}
+	if (o->spool_dir == NULL)
+		return true;
+	if ((size_t)snprintf(path, sizeof path, "%s/sipas-collector.prom",
+	                     o->spool_dir) >= sizeof path) {
+		fprintf(stderr, "%s: --spool: too long\n", program.name);
+		return false;
+	}
+	o->metrics_file = path;
+	return true;
+}
 
 /* Keys read from the files the options name; wiped at exit. */
 struct keys {
@@ -224,6 +255,8 @@ static bool check(const sipas_config *cfg, sipas_collector_opts *o,
 	o->resend_ms = sipas_config_int(cfg, "resend-ms");
 	o->give_up_ms = sipas_config_int(cfg, "give-up-ms");
 	o->stop_wait_ms = 8000;
+	if (!metrics_option(cfg, o))
+		return false;
 	return check_curve(cfg, o, k);
 }
 

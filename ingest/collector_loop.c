@@ -311,7 +311,10 @@ void sipas_collector_run(sipas_collector *c)
 		    {c->client, 0, stopping ? 0 : ZMQ_POLLIN, 0},
 		    {c->monitor, 0, ZMQ_POLLIN, 0}};
 		int64_t now;
-		long timeout = more ? 0 : sipas_daemon_poll_ms(TICK_MS);
+		long timeout =
+		    more ? 0
+		         : sipas_collector_metrics_wait(
+		               c, sipas_now_ms(), sipas_daemon_poll_ms(TICK_MS));
 
 		if (c->due_head != NULL) {
 			int64_t wait = c->due_head->due_ms - sipas_now_ms();
@@ -336,6 +339,7 @@ void sipas_collector_run(sipas_collector *c)
 		if (!stopping)
 			sipas_collector_deliver(c, now);
 		sipas_daemon_watchdog();
+		sipas_collector_metrics_tick(c, now);
 		if (sipas_daemon_take_reload()) {
 			/* Only the CURVE allowlist is reloadable; systemd 252
 			 * wants the reload acknowledged all the same. */
@@ -434,6 +438,9 @@ sipas_err sipas_collector_open(sipas_collector **out,
 	*out = NULL;
 	c->o = *o;
 	c->o.allow = NULL;
+	if (c->o.metrics_interval_s <= 0)
+		c->o.metrics_interval_s = 5;
+	sipas_collector_metrics_open(c);
 	c->resp = sipas_xmalloc(sizeof *c->resp);
 	c->split = sipas_xmalloc(sizeof *c->split);
 	sipas_buf_init(&c->scratch, SIPAS_MAX_BATCH * 2 * ACK_MAX + 16);
@@ -559,6 +566,7 @@ void sipas_collector_close(sipas_collector **cp)
 	if (cp == NULL || *cp == NULL)
 		return;
 	c = *cp;
+	sipas_collector_metrics_close(c);
 	sipas_collector_forget_all(c);
 	if (c->monitor != NULL)
 		zmq_close(c->monitor);

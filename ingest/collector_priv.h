@@ -26,6 +26,7 @@
 #include "sipas_buf.h"
 #include "sipas_collector.h"
 #include "sipas_curve.h"
+#include "sipas_metrics.h"
 #include "sipas_protocol.h"
 #include "sipas_spool.h"
 
@@ -59,6 +60,7 @@ enum { SLOT_EMPTY = 0, SLOT_SET = 1 };
 struct slot {
 	uint32_t off, len; /* ack bytes in the request's arena */
 	uint8_t state;
+	uint8_t status, code; /* of that ack, counted when it is sent */
 };
 
 struct request {
@@ -114,6 +116,7 @@ enum {
 	W_BAD_ACK,
 	W_CORRUPT,
 	W_HANDSHAKE,
+	W_METRICS,
 	W_NWARN
 };
 
@@ -150,7 +153,28 @@ struct sipas_collector {
 	struct counters n, logged;
 	int64_t last_stats, last_status;
 	int64_t warn_at[W_NWARN];
+	struct { /* collector_metrics.c; handles owned by m */
+		sipas_metrics *m;
+		sipas_counter *received, *status[4], *rejected[SIPAS_E_BUSY],
+		    *handshake;
+		sipas_gauge *spool_depth;
+		uint64_t handshake_seen;
+	} mx;
 };
+
+/* ---- collector_metrics.c ---- */
+
+/* Register every series (at open); free them after a last write with
+ * sipas_up 0 (at close). */
+void sipas_collector_metrics_open(sipas_collector *c);
+void sipas_collector_metrics_close(sipas_collector *c);
+/* One ack sent to a client. */
+void sipas_collector_count_ack(sipas_collector *c, uint8_t status,
+                               uint8_t code);
+/* Rewrite the file when it is due; how long a poll may wait for it. */
+void sipas_collector_metrics_tick(sipas_collector *c, int64_t now);
+long sipas_collector_metrics_wait(const sipas_collector *c, int64_t now,
+                                  long want);
 
 /* ---- collector_route.c ---- */
 

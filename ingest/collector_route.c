@@ -75,8 +75,10 @@ static void slot_resolved(sipas_collector *c, struct request *r)
 		outbox_push(c, r);
 }
 
-/* Store ack bytes in slot i (replacing what it held). */
-static void slot_put(struct request *r, uint32_t i, const void *ack, size_t len)
+/* Store ack bytes in slot i (replacing what it held), with the status and
+ * code they say. */
+static void slot_put(struct request *r, uint32_t i, const void *ack, size_t len,
+                     sipas_status status, sipas_err code)
 {
 	size_t off = r->arena.len;
 
@@ -85,15 +87,18 @@ static void slot_put(struct request *r, uint32_t i, const void *ack, size_t len)
 	r->slot[i].off = (uint32_t)off;
 	r->slot[i].len = (uint32_t)len;
 	r->slot[i].state = SLOT_SET;
+	r->slot[i].status = (uint8_t)status;
+	r->slot[i].code = (uint8_t)code;
 }
 
 /* Answer slot i with ack bytes (relayed from a worker). */
 static void slot_set(sipas_collector *c, struct request *r, uint32_t i,
-                     const void *ack, size_t len)
+                     const void *ack, size_t len, sipas_status status,
+                     sipas_err code)
 {
 	if (r->slot[i].state != SLOT_EMPTY)
 		return;
-	slot_put(r, i, ack, len);
+	slot_put(r, i, ack, len, status, code);
 	slot_resolved(c, r);
 }
 
@@ -104,7 +109,7 @@ static void slot_ack(sipas_collector *c, struct request *r, uint32_t i,
 	sipas_buf_reset(&c->scratch);
 	if (sipas_ack_encode(&c->scratch, a) != SIPAS_OK)
 		abort(); /* an ack always fits ACK_MAX: a bug */
-	slot_set(c, r, i, c->scratch.data, c->scratch.len);
+	slot_set(c, r, i, c->scratch.data, c->scratch.len, a->status, a->code);
 }
 
 static void ack_init(sipas_ack *a, sipas_status st, sipas_err code,
@@ -198,7 +203,8 @@ static void spool_failed(sipas_collector *c, const sipas_diag *diag)
 		sipas_buf_reset(&c->scratch);
 		if (sipas_ack_encode(&c->scratch, &a) != SIPAS_OK)
 			abort();
-		slot_put(r, i, c->scratch.data, c->scratch.len);
+		slot_put(r, i, c->scratch.data, c->scratch.len, SIPAS_BUSY,
+		         SIPAS_E_BUSY);
 		c->n.busy++;
 	}
 	c->ndeps = 0;
@@ -234,6 +240,7 @@ void sipas_collector_answer_fault(sipas_collector *c, const void *rid,
 
 	sipas_ack_from_fault(&a, f);
 	c->n.refused++;
+	sipas_collector_count_ack(c, (uint8_t)a.status, (uint8_t)a.code);
 	sipas_buf_reset(&c->scratch);
 	if (sipas_ack_encode(&c->scratch, &a) != SIPAS_OK)
 		abort();
@@ -250,6 +257,9 @@ static void flush_outbox(sipas_collector *c)
 		if (c->out_head == NULL)
 			c->out_tail = NULL;
 		if (!r->abandoned) {
+			for (uint32_t i = 0; i < r->n; i++)
+				sipas_collector_count_ack(c, r->slot[i].status,
+				                          r->slot[i].code);
 			if (!r->is_array) {
 				send_answer(c, r->rid, r->rid_len, r->delim,
 				            r->arena.data + r->slot[0].off,
@@ -606,6 +616,7 @@ static void on_element(sipas_collector *c, struct request *r, uint32_t i,
 	sipas_ack a;
 
 	c->n.responses++;
+	sipas_counter_inc(c->mx.received);
 	memset(&fault, 0, sizeof fault);
 	if (sipas_response_decode(e->ptr, e->len, resp, &fault) != SIPAS_OK) {
 		sipas_ack_from_fault(&a, &fault);
@@ -757,7 +768,7 @@ void sipas_collector_ack(sipas_collector *c, const void *head, size_t hlen,
 	if (stored && c->recent != NULL)
 		sipas_idcache_put(c->recent, f->key, f->digest);
 	c->n.relayed++;
-	slot_set(c, f->req, f->slot, ack, alen);
+	slot_set(c, f->req, f->slot, ack, alen, a.status, a.code);
 	flight_free(c, f, true);
 }
 

@@ -31,6 +31,8 @@ typedef struct sipas_collector_opts {
 	int64_t resend_ms;           /* re-send an unanswered response after */
 	int64_t give_up_ms;          /* forget an unanswered response after */
 	int64_t stop_wait_ms;        /* on SIGTERM, wait for owed acks */
+	const char *metrics_file;    /* Prometheus textfile; NULL: none */
+	int metrics_interval_s;      /* rewrite it every this many seconds */
 	/* CURVE (docs/security.md). curve: this collector's key pair, its
 	 * server key on --bind and its client key toward workers (NULL:
 	 * none). allow: the client keys allowed on --bind, taken over by

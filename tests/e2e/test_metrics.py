@@ -144,5 +144,47 @@ def file_where_asked_or_none(env):
     assert p.returncode == 1, p.stdout
 
 
+@test
+def collector_file(env):
+    """The collector's file beside its spool: the acks its clients were
+    sent (a malformed request refused by the collector itself included),
+    labelled with its source; status reads it with the worker's."""
+    defn = load_definition(SONLA)
+    env.define(SONLA)
+    env.worker("--metrics-interval-s", "1")
+    spool = os.path.join(env.dir, "spool")
+    col = env.collector("--spool", spool, "--metrics-interval-s", "1")
+    acks = feed(env, defn, 50)
+    c = env.client()
+    c.send_raw(b"\xc1")  # not msgpack: refused by the collector
+    junk = c.recv()
+    c.close()
+    assert junk["status"] == "rejected" and junk["code"] == "malformed"
+    assert sum(a["status"] == "accepted" for a in acks) == 50
+    path = os.path.join(spool, "sipas-collector.prom")
+    deadline = time.time() + 10
+    while True:
+        s = parse(path) if os.path.exists(path) else {}
+        if s and value(s, "sipas_responses_total", status="rejected",
+                       source="test") == 3:
+            break
+        assert time.time() < deadline, "collector file not updated: %s" % s
+        time.sleep(0.2)
+    assert all('source="test"' in lab for (_, lab) in s), s
+    assert value(s, "sipas_responses_total", status="accepted",
+                 source="test") == 50
+    assert value(s, "sipas_rejected_total", code="malformed",
+                 source="test") == 1
+    assert value(s, "sipas_rejected_total", code="unknown_unit",
+                 source="test") == 1
+    assert value(s, "sipas_received_total", source="test") == 52
+    assert value(s, "sipas_spool_depth", source="test") >= 0
+    p = env.admin("status", path, check=False)
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert "sipas-collector" in p.stdout and "sipas-worker" in p.stdout
+    col.stop()
+    assert value(parse(path), "sipas_up", source="test") == 0
+
+
 if __name__ == "__main__":
     run()
