@@ -275,8 +275,13 @@ def sipas_submit_with_and_without_keys(env):
     out = {k: (p.wait(30),) + p.communicate() for k, p in procs.items()}
     assert out["good"][0] == 0 and "30 accepted" in out["good"][1], out["good"]
     assert out["plain"][0] == 1 and "30 unacknowledged" in out["plain"][1]
-    assert "disagree on CURVE" in out["plain"][1] + out["plain"][2], \
-        out["plain"]
+    # libzmq reports a plain client at a CURVE server as a mechanism
+    # mismatch, or (when the server closes first, as under load) as a
+    # connection closed during the handshake: either way a handshake
+    # failure, never "no answer" alone (libzmq#2227).
+    said = out["plain"][1] + out["plain"][2]
+    assert "disagree on CURVE" in said or \
+        "the handshake failed" in said, out["plain"]
     assert out["impostor"][0] == 1, out["impostor"]
     assert "wrong server public key" in out["impostor"][1], out["impostor"]
     assert out["half"][0] == 1 and "go together" in out["half"][2]

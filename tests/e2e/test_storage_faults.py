@@ -300,7 +300,14 @@ def disk_full_answers_busy_and_recovers(env):
                               len(stream.pending)))
         assert busy_while_full > 0, "the full disk was never hit"
         assert stream.pending, "everything fitted: the test proves nothing"
+        # The cause is logged (rate-limited, so once); give a loaded
+        # machine a moment to see the line written.
+        deadline = time.time() + 5
         log = env.log_of("sipas-worker")
+        while "No space left on device" not in log and \
+                time.time() < deadline:
+            time.sleep(0.1)
+            log = env.log_of("sipas-worker")
         assert "No space left on device" in log, log
         assert w.alive()
         # Space returns: the worker recovers without help.
