@@ -680,3 +680,61 @@ int64_t sipas_metrics_due_in_ms(const sipas_metrics *m, int64_t now_ms,
 	left = m->last_attempt + interval_ms - now_ms;
 	return left > 0 ? left : 0;
 }
+
+/* ---- the daemons' ack series ---- */
+
+void sipas_metrics_acks_register(sipas_metrics *m, sipas_metrics_acks *a)
+{
+	memset(a, 0, sizeof *a);
+	a->received = sipas_metrics_counter(m, "sipas_received_total", NULL,
+	                                    NULL, NULL);
+	for (int s = SIPAS_ACCEPTED; s <= SIPAS_BUSY; s++)
+		a->status[s] = sipas_metrics_counter(
+		    m, "sipas_responses_total", NULL, "status",
+		    sipas_status_name((sipas_status)s));
+	for (int e = SIPAS_E_MALFORMED; e < SIPAS_E_BUSY; e++)
+		a->rejected[e] = sipas_metrics_counter(
+		    m, "sipas_rejected_total", NULL, "code",
+		    sipas_err_name((sipas_err)e));
+	a->handshake = sipas_metrics_counter(
+	    m, "sipas_handshake_failures_total", NULL, NULL, NULL);
+}
+
+void sipas_metrics_acks_count(sipas_metrics_acks *a, int status, int code)
+{
+	if (status < SIPAS_ACCEPTED || status > SIPAS_BUSY)
+		return;
+	sipas_counter_inc(a->status[status]);
+	if (status == SIPAS_REJECTED && code > SIPAS_OK && code < SIPAS_E_BUSY)
+		sipas_counter_inc(a->rejected[code]);
+}
+
+void sipas_metrics_acks_handshakes(sipas_metrics_acks *a, uint64_t total)
+{
+	if (total > a->handshake_seen) {
+		sipas_counter_add(a->handshake, total - a->handshake_seen);
+		a->handshake_seen = total;
+	}
+}
+
+sipas_err sipas_metrics_path(const char *opt, const char *keyword,
+                             const char *dir, const char *file, char *buf,
+                             size_t len, const char **out)
+{
+	int n;
+
+	*out = NULL;
+	if (opt == NULL || opt[0] == '\0' || strcmp(opt, "none") == 0)
+		return SIPAS_OK;
+	if (strcmp(opt, keyword) != 0) {
+		*out = opt;
+		return SIPAS_OK;
+	}
+	if (dir == NULL)
+		return SIPAS_OK;
+	n = snprintf(buf, len, "%s/%s", dir, file);
+	if (n < 0 || (size_t)n >= len)
+		return SIPAS_E_TOO_LARGE;
+	*out = buf;
+	return SIPAS_OK;
+}

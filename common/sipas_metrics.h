@@ -43,6 +43,7 @@
 #include <stdio.h>
 
 #include "sipas_err.h"
+#include "sipas_protocol.h"
 
 /* Ceilings (style.md, "Hard ceilings"). */
 #define SIPAS_METRICS_NAME_MAX 100    /* bytes of a family or label name */
@@ -217,5 +218,36 @@ SIPAS_MUST_CHECK sipas_err sipas_metrics_maybe_write(sipas_metrics *m,
  * bound a poll timeout so an idle daemon still refreshes its file. */
 int64_t sipas_metrics_due_in_ms(const sipas_metrics *m, int64_t now_ms,
                                 int64_t interval_ms);
+
+/*
+ * The series both daemons keep of what they answer: responses received,
+ * acks by status, rejections by code, failed handshakes. Registered at
+ * once (every status and code at 0, so that none appears late).
+ */
+typedef struct sipas_metrics_acks {
+	sipas_counter *received;
+	sipas_counter *status[SIPAS_BUSY + 1];
+	sipas_counter *rejected[SIPAS_E_BUSY]; /* by code, 1..BUSY-1 */
+	sipas_counter *handshake;
+	uint64_t handshake_seen; /* the running total last added */
+} sipas_metrics_acks;
+
+void sipas_metrics_acks_register(sipas_metrics *m, sipas_metrics_acks *a);
+/* One ack of `status` (a sipas_status) with `code` (a sipas_err). */
+void sipas_metrics_acks_count(sipas_metrics_acks *a, int status, int code);
+/* Failed handshakes: `total` is the running total (sipas_curve_denied). */
+void sipas_metrics_acks_handshakes(sipas_metrics_acks *a, uint64_t total);
+
+/*
+ * The metrics file an option names: NULL for NULL, "" or "none"; for
+ * `keyword` (the default, e.g. "store"), "<dir>/<file>" written into buf,
+ * or NULL when dir is NULL (nowhere to put it); any other value as it is.
+ * SIPAS_E_TOO_LARGE when the joined path does not fit in len.
+ */
+SIPAS_MUST_CHECK sipas_err sipas_metrics_path(const char *opt,
+                                              const char *keyword,
+                                              const char *dir,
+                                              const char *file, char *buf,
+                                              size_t len, const char **out);
 
 #endif

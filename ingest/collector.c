@@ -17,6 +17,7 @@
 #include "sipas_daemon.h"
 #include "sipas_log.h"
 #include "sipas_relay.h"
+#include "sipas_metrics.h"
 #include "sipas_text.h"
 
 #define EXIT_USAGE 1
@@ -79,24 +80,14 @@ static const sipas_program program = {
 static bool metrics_option(const sipas_config *cfg, sipas_collector_opts *o)
 {
 	static char path[4096 + 32];
-	const char *m = sipas_config_str(cfg, "metrics-file");
 
 	o->metrics_interval_s = (int)sipas_config_int(cfg, "metrics-interval-s");
-	o->metrics_file = NULL;
-	if (m == NULL || m[0] == '\0' || strcmp(m, "none") == 0)
-		return true;
-	if (strcmp(m, "spool") != 0) {
-		o->metrics_file = m;
-		return true;
-	}
-	if (o->spool_dir == NULL)
-		return true;
-	if ((size_t)snprintf(path, sizeof path, "%s/sipas-collector.prom",
-	                     o->spool_dir) >= sizeof path) {
+	if (sipas_metrics_path(sipas_config_str(cfg, "metrics-file"), "spool",
+	                       o->spool_dir, "sipas-collector.prom", path,
+	                       sizeof path, &o->metrics_file) != SIPAS_OK) {
 		fprintf(stderr, "%s: --spool: too long\n", program.name);
 		return false;
 	}
-	o->metrics_file = path;
 	return true;
 }
 

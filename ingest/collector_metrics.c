@@ -22,48 +22,21 @@ void sipas_collector_metrics_open(sipas_collector *c)
 	if (sipas_metrics_label(m, "source", c->o.source, &diag) != SIPAS_OK)
 		sipas_log(SIPAS_LOG_WARNING, "COL-METRICS-FAIL", "%s",
 		          diag.msg);
-	c->mx.received = sipas_metrics_counter(m, "sipas_received_total",
-	                                       NULL, NULL, NULL);
-	/* Every series at start: one appearing late breaks rate(). */
-	for (int s = SIPAS_ACCEPTED; s <= SIPAS_BUSY; s++)
-		c->mx.status[s] = sipas_metrics_counter(
-		    m, "sipas_responses_total", NULL, "status",
-		    sipas_status_name((sipas_status)s));
-	for (int e = SIPAS_E_MALFORMED; e < SIPAS_E_BUSY; e++)
-		c->mx.rejected[e] = sipas_metrics_counter(
-		    m, "sipas_rejected_total", NULL, "code",
-		    sipas_err_name((sipas_err)e));
+	sipas_metrics_acks_register(m, &c->mx.acks);
 	c->mx.spool_depth = sipas_metrics_gauge(m, "sipas_spool_depth", NULL,
 	                                        NULL, NULL);
-	c->mx.handshake = sipas_metrics_counter(
-	    m, "sipas_handshake_failures_total", NULL, NULL, NULL);
-}
-
-void sipas_collector_count_ack(sipas_collector *c, uint8_t status,
-                               uint8_t code)
-{
-	if (status > SIPAS_BUSY)
-		return;
-	sipas_counter_inc(c->mx.status[status]);
-	if (status == SIPAS_REJECTED && code > SIPAS_OK && code < SIPAS_E_BUSY)
-		sipas_counter_inc(c->mx.rejected[code]);
 }
 
 /* The gauges and the counts kept elsewhere, read when the file is due. */
 static void update(sipas_collector *c)
 {
-	uint64_t failed = sipas_curve_denied(c->guard);
-
 	if (c->spool != NULL) {
 		sipas_spool_stats st = {0};
 
 		sipas_spool_stats_get(c->spool, &st);
 		sipas_gauge_set(c->mx.spool_depth, (double)st.entries);
 	}
-	if (failed > c->mx.handshake_seen) {
-		sipas_counter_add(c->mx.handshake, failed - c->mx.handshake_seen);
-		c->mx.handshake_seen = failed;
-	}
+	sipas_metrics_acks_handshakes(&c->mx.acks, sipas_curve_denied(c->guard));
 }
 
 long sipas_collector_metrics_wait(const sipas_collector *c, int64_t now,

@@ -155,10 +155,8 @@ struct sipas_collector {
 	int64_t warn_at[W_NWARN];
 	struct { /* collector_metrics.c; handles owned by m */
 		sipas_metrics *m;
-		sipas_counter *received, *status[4], *rejected[SIPAS_E_BUSY],
-		    *handshake;
+		sipas_metrics_acks acks;
 		sipas_gauge *spool_depth;
-		uint64_t handshake_seen;
 	} mx;
 };
 
@@ -168,9 +166,6 @@ struct sipas_collector {
  * sipas_up 0 (at close). */
 void sipas_collector_metrics_open(sipas_collector *c);
 void sipas_collector_metrics_close(sipas_collector *c);
-/* One ack sent to a client. */
-void sipas_collector_count_ack(sipas_collector *c, uint8_t status,
-                               uint8_t code);
 /* Rewrite the file when it is due; how long a poll may wait for it. */
 void sipas_collector_metrics_tick(sipas_collector *c, int64_t now);
 long sipas_collector_metrics_wait(const sipas_collector *c, int64_t now,

@@ -240,7 +240,7 @@ void sipas_collector_answer_fault(sipas_collector *c, const void *rid,
 
 	sipas_ack_from_fault(&a, f);
 	c->n.refused++;
-	sipas_collector_count_ack(c, (uint8_t)a.status, (uint8_t)a.code);
+	sipas_metrics_acks_count(&c->mx.acks, (int)a.status, (int)a.code);
 	sipas_buf_reset(&c->scratch);
 	if (sipas_ack_encode(&c->scratch, &a) != SIPAS_OK)
 		abort();
@@ -258,8 +258,9 @@ static void flush_outbox(sipas_collector *c)
 			c->out_tail = NULL;
 		if (!r->abandoned) {
 			for (uint32_t i = 0; i < r->n; i++)
-				sipas_collector_count_ack(c, r->slot[i].status,
-				                          r->slot[i].code);
+				sipas_metrics_acks_count(&c->mx.acks,
+				                         r->slot[i].status,
+				                         r->slot[i].code);
 			if (!r->is_array) {
 				send_answer(c, r->rid, r->rid_len, r->delim,
 				            r->arena.data + r->slot[0].off,
@@ -616,7 +617,7 @@ static void on_element(sipas_collector *c, struct request *r, uint32_t i,
 	sipas_ack a;
 
 	c->n.responses++;
-	sipas_counter_inc(c->mx.received);
+	sipas_counter_inc(c->mx.acks.received);
 	memset(&fault, 0, sizeof fault);
 	if (sipas_response_decode(e->ptr, e->len, resp, &fault) != SIPAS_OK) {
 		sipas_ack_from_fault(&a, &fault);

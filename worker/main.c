@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "sipas_config.h"
+#include "sipas_metrics.h"
 #include "sipas_curve.h"
 #include "sipas_daemon.h"
 #include "sipas_log.h"
@@ -109,7 +110,6 @@ int main(int argc, char **argv)
 	sipas_diag diag = {{0}};
 	sipas_curve_key pair;
 	char store_dir[4096], metrics_path[4096 + 32];
-	const char *metrics;
 	int first, status, level;
 	sipas_err rv;
 
@@ -141,14 +141,11 @@ int main(int argc, char **argv)
 	o.rcvhwm = (int)sipas_config_int(cfg, "rcvhwm");
 	/* By default the file sits in the store folder, where sipas-admin
 	 * status finds it; "none" turns it off. */
-	metrics = sipas_config_str(cfg, "metrics-file");
-	if (metrics != NULL && strcmp(metrics, "store") == 0) {
-		snprintf(metrics_path, sizeof metrics_path,
-			 "%s/sipas-worker.prom", store_dir);
-		o.metrics_file = metrics_path;
-	} else if (metrics != NULL && strcmp(metrics, "none") != 0 &&
-		   metrics[0] != '\0') {
-		o.metrics_file = metrics;
+	if (sipas_metrics_path(sipas_config_str(cfg, "metrics-file"), "store",
+			       store_dir, "sipas-worker.prom", metrics_path,
+			       sizeof metrics_path, &o.metrics_file) != SIPAS_OK) {
+		fprintf(stderr, "sipas-worker: --store: too long\n");
+		goto out;
 	}
 	o.metrics_interval_s =
 	    (int)sipas_config_int(cfg, "metrics-interval-s");

@@ -70,11 +70,10 @@ struct sipas_worker {
 	 * mx.m; NULL when a series was not registered). */
 	struct {
 		sipas_metrics *m;
-		sipas_counter *received, *status[4], *rejected[SIPAS_E_BUSY],
-			*quarantined, *handshake;
+		sipas_metrics_acks acks;
+		sipas_counter *quarantined;
 		sipas_gauge *map_used, *map_size;
 		sipas_histogram *commit;
-		uint64_t handshake_seen;
 	} mx;
 	int64_t log_at[LOG_KINDS];
 	int64_t map_warned;        /* last WRK-MAP-80 (0: below 80 %) */
@@ -88,20 +87,9 @@ static void metrics_setup(sipas_worker *w)
 	sipas_metrics *m = sipas_metrics_new("sipas-worker");
 
 	w->mx.m = m;
-	w->mx.received = sipas_metrics_counter(m, "sipas_received_total",
-					       NULL, NULL, NULL);
-	for (int s = SIPAS_ACCEPTED; s <= SIPAS_BUSY; s++)
-		w->mx.status[s] = sipas_metrics_counter(
-		    m, "sipas_responses_total", NULL, "status",
-		    sipas_status_name((sipas_status)s));
-	for (int e = SIPAS_E_MALFORMED; e < SIPAS_E_BUSY; e++)
-		w->mx.rejected[e] = sipas_metrics_counter(
-		    m, "sipas_rejected_total", NULL, "code",
-		    sipas_err_name((sipas_err)e));
+	sipas_metrics_acks_register(m, &w->mx.acks);
 	w->mx.quarantined = sipas_metrics_counter(
 	    m, "sipas_quarantined_total", NULL, NULL, NULL);
-	w->mx.handshake = sipas_metrics_counter(
-	    m, "sipas_handshake_failures_total", NULL, NULL, NULL);
 	w->mx.map_used = sipas_metrics_gauge(m, "sipas_lmdb_map_used_bytes",
 					     NULL, NULL, NULL);
 	w->mx.map_size = sipas_metrics_gauge(m, "sipas_lmdb_map_size_bytes",
@@ -113,8 +101,6 @@ static void metrics_setup(sipas_worker *w)
 /* The gauges and the counters kept elsewhere, read when the file is due. */
 static void metrics_update(sipas_worker *w)
 {
-	uint64_t denied = 0;
-
 	if (w->store != NULL) {
 		size_t map = 0, used = 0;
 
@@ -122,12 +108,7 @@ static void metrics_update(sipas_worker *w)
 		sipas_gauge_set(w->mx.map_used, (double)used);
 		sipas_gauge_set(w->mx.map_size, (double)map);
 	}
-	if (w->guard != NULL)
-		denied = sipas_curve_denied(w->guard);
-	if (denied > w->mx.handshake_seen) {
-		sipas_counter_add(w->mx.handshake, denied - w->mx.handshake_seen);
-		w->mx.handshake_seen = denied;
-	}
+	sipas_metrics_acks_handshakes(&w->mx.acks, sipas_curve_denied(w->guard));
 }
 
 static bool log_due(sipas_worker *w, int kind);
@@ -284,8 +265,7 @@ static void send_ack(sipas_worker *w, const struct owed *o)
 
 static void count_ack(sipas_worker *w, const sipas_ack *a)
 {
-	if (a->status >= SIPAS_ACCEPTED && a->status <= SIPAS_BUSY)
-		sipas_counter_inc(w->mx.status[a->status]);
+	sipas_metrics_acks_count(&w->mx.acks, (int)a->status, (int)a->code);
 	switch (a->status) {
 	case SIPAS_ACCEPTED:
 		w->n.accepted++;
@@ -295,8 +275,6 @@ static void count_ack(sipas_worker *w, const sipas_ack *a)
 		break;
 	case SIPAS_REJECTED:
 		w->n.rejected++;
-		if (a->code > SIPAS_OK && a->code < SIPAS_E_BUSY)
-			sipas_counter_inc(w->mx.rejected[a->code]);
 		break;
 	case SIPAS_BUSY:
 		w->n.busy++;
@@ -596,7 +574,7 @@ static bool receive_one(sipas_worker *w)
 	if (!sipas_zmsg_recv(w->sock, part, 3, &np, &extra))
 		return false;
 	w->n.received++;
-	sipas_counter_inc(w->mx.received);
+	sipas_counter_inc(w->mx.acks.received);
 	if (extra || np != 3 || zmq_msg_size(&part[0]) > IDENTITY_MAX ||
 	    sipas_relay_decode(zmq_msg_data(&part[1]), zmq_msg_size(&part[1]),
 			       &rl) != SIPAS_OK) {
