@@ -27,6 +27,11 @@ struct value {
 struct sipas_config {
 	const sipas_program *p;
 	struct value v[MAX_OPTIONS];
+	/* What sipas_config_reload needs to compose the same way again: the
+	 * -c file (NULL: none) and the values the command line set (NULL in
+	 * that config itself). */
+	char *path;
+	sipas_config *cli;
 };
 
 static void clear(struct value *v)
@@ -43,6 +48,8 @@ void sipas_config_free(sipas_config **c)
 		return;
 	for (size_t i = 0; i < (*c)->p->noptions; i++)
 		clear(&(*c)->v[i]);
+	free((*c)->path);
+	sipas_config_free(&(*c)->cli);
 	free(*c);
 	*c = NULL;
 }
@@ -118,7 +125,7 @@ struct file_ctx {
 	unsigned line;     /* lines read so far: the line inih is parsing */
 	unsigned err_line; /* line of the first error noted here, or 0 */
 	int read_errno;    /* why reading the file failed, or 0 */
-	char err[512];
+	char err[300];
 };
 
 /* Note the first error met, with the line it is on. inih goes on parsing
@@ -213,10 +220,13 @@ static int on_key(void *user, const char *section, const char *name,
 	return 1;
 }
 
-static bool read_file(sipas_config *c, const char *path)
+/* Read path into c. False with "PATH:LINE: reason" (or "PATH: cannot
+ * read: ...") in err. */
+static bool read_file(sipas_config *c, const char *path, char *err,
+		      size_t errlen)
 {
 	struct file_ctx fc = {.c = c};
-	int line = -1, err;
+	int line = -1, e;
 
 	fc.f = fopen(path, "r");
 	if (fc.f != NULL) {
@@ -224,21 +234,82 @@ static bool read_file(sipas_config *c, const char *path)
 		line = ini_parse_stream(read_line, &fc, on_key, &fc);
 		if (fc.read_errno != 0)
 			line = -1;
-		err = fc.read_errno;
+		e = fc.read_errno;
 		fclose(fc.f);
 	} else {
-		err = errno;
+		e = errno;
 	}
 	if (line == 0)
 		return true;
 	if (line < 0)
-		fprintf(stderr, "%s: %s: cannot read: %s\n", c->p->name, path,
-			strerror(err));
+		snprintf(err, errlen, "%s: cannot read: %s", path, strerror(e));
 	else
-		fprintf(stderr, "%s: %s:%d: %s\n", c->p->name, path, line,
-			(unsigned)line == fc.err_line
-				? fc.err
-				: "not a key = value line");
+		snprintf(err, errlen, "%s:%d: %s", path, line,
+			 (unsigned)line == fc.err_line ? fc.err
+						       : "not a key = value line");
+	return false;
+}
+
+/* A deep copy of one value. */
+static void copy_value(const sipas_option *o, struct value *dst,
+		       const struct value *src)
+{
+	clear(dst);
+	*dst = *src;
+	if (o->type == SIPAS_OPT_STRING && src->str != NULL)
+		dst->str = sipas_xstrndup(src->str, strlen(src->str));
+	for (size_t i = 0; i < src->nlist; i++)
+		dst->list[i] = sipas_xstrndup(src->list[i],
+					      strlen(src->list[i]));
+}
+
+/*
+ * Fill c (empty, c->p set): the defaults, then the file at path when not
+ * NULL, then what cli set on top. False with the reason in err when the
+ * file is at fault.
+ */
+static bool compose(sipas_config *c, const char *path, const sipas_config *cli,
+		    char *err, size_t errlen)
+{
+	const sipas_program *p = c->p;
+
+	for (size_t i = 0; i < p->noptions; i++) {
+		char why[256];
+
+		if (p->options[i].def != NULL &&
+		    !assign(&p->options[i], &c->v[i], p->options[i].def, why,
+			    sizeof why))
+			abort(); /* a default outside its own range is a bug */
+		c->v[i].set = false;
+	}
+	if (path != NULL) {
+		for (size_t i = 0; i < p->noptions; i++)
+			if (p->options[i].type == SIPAS_OPT_LIST)
+				clear(&c->v[i]);
+		if (!read_file(c, path, err, errlen))
+			return false;
+		/* A list the file did not mention keeps its default. */
+		for (size_t i = 0; i < p->noptions; i++) {
+			char why[256];
+
+			if (p->options[i].type == SIPAS_OPT_LIST &&
+			    c->v[i].nlist == 0 && p->options[i].def != NULL &&
+			    !assign(&p->options[i], &c->v[i], p->options[i].def,
+				    why, sizeof why))
+				abort();
+		}
+	}
+	for (size_t i = 0; i < p->noptions; i++)
+		if (cli->v[i].set)
+			copy_value(&p->options[i], &c->v[i], &cli->v[i]);
+	return true;
+}
+
+static bool is_live(const sipas_program *p, const char *name)
+{
+	for (const char *const *k = p->live; k != NULL && *k != NULL; k++)
+		if (strcmp(*k, name) == 0)
+			return true;
 	return false;
 }
 
@@ -264,6 +335,15 @@ void sipas_config_usage(const sipas_program *p, FILE *f)
 		"read `key = value` lines (keys as the long options)");
 	fprintf(f, "  %-28s %s\n", "-h, --help", "show this help and exit");
 	fprintf(f, "  %-28s %s\n", "-V, --version", "show the version and exit");
+	if (p->live != NULL) {
+		/* Which keys SIGHUP applies, from the same list the daemon
+		 * reloads by: help and behaviour cannot drift apart. */
+		fprintf(f, "\nSIGHUP reads the configuration again (the -c file, "
+			   "then the command line).\nThese take effect at once:");
+		for (const char *const *k = p->live; *k != NULL; k++)
+			fprintf(f, "%s %s", k == p->live ? "" : ",", *k);
+		fprintf(f, ";\nthe others at the next start.\n");
+	}
 	if (p->epilog != NULL)
 		fprintf(f, "\n%s\n", p->epilog);
 }
@@ -275,6 +355,7 @@ bool sipas_config_load(const sipas_program *p, int argc, char **argv,
 	char shorts[3 * MAX_OPTIONS + 8];
 	sipas_config *c = NULL, *cli = NULL;
 	const char *config_path = NULL;
+	char err[SIPAS_DIAG_MAX];
 	size_t ns = 0;
 	bool ok = false;
 	int opt, idx;
@@ -283,6 +364,9 @@ bool sipas_config_load(const sipas_program *p, int argc, char **argv,
 	*status = 1;
 	if (p->noptions > MAX_OPTIONS)
 		abort();
+	for (const char *const *k = p->live; k != NULL && *k != NULL; k++)
+		if (find(p, *k) < 0)
+			abort(); /* a live key not in the table: a bug */
 	c = sipas_xcalloc(1, sizeof *c);
 	cli = sipas_xcalloc(1, sizeof *cli);
 	c->p = cli->p = p;
@@ -349,40 +433,14 @@ bool sipas_config_load(const sipas_program *p, int argc, char **argv,
 			goto out;
 		}
 	}
-	/* Defaults, then the file, then the command line on top. */
-	for (size_t i = 0; i < p->noptions; i++) {
-		char why[256];
-
-		if (p->options[i].def != NULL &&
-		    !assign(&p->options[i], &c->v[i], p->options[i].def, why,
-			    sizeof why))
-			abort(); /* a default outside its own range is a bug */
-		c->v[i].set = false;
+	if (!compose(c, config_path, cli, err, sizeof err)) {
+		fprintf(stderr, "%s: %s\n", p->name, err);
+		goto out;
 	}
-	if (config_path != NULL) {
-		for (size_t i = 0; i < p->noptions; i++)
-			if (p->options[i].type == SIPAS_OPT_LIST)
-				clear(&c->v[i]);
-		if (!read_file(c, config_path))
-			goto out;
-		/* A list the file did not mention keeps its default. */
-		for (size_t i = 0; i < p->noptions; i++) {
-			char why[256];
-
-			if (p->options[i].type == SIPAS_OPT_LIST &&
-			    c->v[i].nlist == 0 && p->options[i].def != NULL &&
-			    !assign(&p->options[i], &c->v[i], p->options[i].def,
-				    why, sizeof why))
-				abort();
-		}
-	}
-	for (size_t i = 0; i < p->noptions; i++) {
-		if (!cli->v[i].set)
-			continue;
-		clear(&c->v[i]);
-		c->v[i] = cli->v[i];
-		memset(&cli->v[i], 0, sizeof cli->v[i]);
-	}
+	if (config_path != NULL)
+		c->path = sipas_xstrndup(config_path, strlen(config_path));
+	c->cli = cli;
+	cli = NULL;
 	*first_arg = optind;
 	*out = c;
 	c = NULL;
@@ -426,4 +484,81 @@ const char *const *sipas_config_list(const sipas_config *c, const char *name,
 
 	*n = v->nlist;
 	return (const char *const *)v->list;
+}
+
+sipas_err sipas_config_reload(const sipas_config *c, sipas_config **out,
+			      sipas_diag *diag)
+{
+	sipas_config *n = sipas_xcalloc(1, sizeof *n);
+	char err[SIPAS_DIAG_MAX];
+
+	*out = NULL;
+	n->p = c->p;
+	n->cli = sipas_xcalloc(1, sizeof *n->cli);
+	n->cli->p = c->p;
+	for (size_t i = 0; i < c->p->noptions; i++)
+		copy_value(&c->p->options[i], &n->cli->v[i], &c->cli->v[i]);
+	if (c->path != NULL)
+		n->path = sipas_xstrndup(c->path, strlen(c->path));
+	if (!compose(n, n->path, n->cli, err, sizeof err)) {
+		sipas_diag_set(diag, "%s", err);
+		sipas_config_free(&n);
+		return SIPAS_E_USAGE;
+	}
+	*out = n;
+	return SIPAS_OK;
+}
+
+const char *sipas_config_path(const sipas_config *c)
+{
+	return c->path;
+}
+
+static bool same_value(sipas_opt_type type, const struct value *a,
+		       const struct value *b)
+{
+	switch (type) {
+	case SIPAS_OPT_STRING:
+		return a->str == NULL || b->str == NULL
+			       ? a->str == b->str
+			       : strcmp(a->str, b->str) == 0;
+	case SIPAS_OPT_INT:
+		return a->num == b->num;
+	case SIPAS_OPT_BOOL:
+		return a->flag == b->flag;
+	case SIPAS_OPT_LIST:
+		if (a->nlist != b->nlist)
+			return false;
+		for (size_t i = 0; i < a->nlist; i++)
+			if (strcmp(a->list[i], b->list[i]) != 0)
+				return false;
+		return true;
+	}
+	return false;
+}
+
+size_t sipas_config_fixed_changes(const sipas_config *a,
+				  const sipas_config *b, char *buf, size_t cap)
+{
+	const sipas_program *p = a->p;
+	size_t n = 0, len = 0;
+
+	if (p != b->p)
+		abort(); /* configs of two programs: a bug */
+	if (cap > 0)
+		buf[0] = '\0';
+	for (size_t i = 0; i < p->noptions; i++) {
+		int w;
+
+		if (is_live(p, p->options[i].name) ||
+		    same_value(p->options[i].type, &a->v[i], &b->v[i]))
+			continue;
+		n++;
+		if (len >= cap)
+			continue;
+		w = snprintf(buf + len, cap - len, "%s%s", n > 1 ? ", " : "",
+			     p->options[i].name);
+		len = w < 0 ? cap : len + (size_t)w;
+	}
+	return n;
 }

@@ -9,6 +9,8 @@
 #include <systemd/sd-daemon.h>
 #include <time.h>
 
+#include "sipas_log.h"
+
 static volatile sig_atomic_t stop_flag;
 static volatile sig_atomic_t reload_flag;
 static uint64_t watchdog_usec;
@@ -54,6 +56,50 @@ bool sipas_daemon_take_reload(void)
 		return false;
 	reload_flag = 0;
 	return true;
+}
+
+bool sipas_daemon_reload_if_asked(void (*fn)(void *arg), void *arg)
+{
+	if (!sipas_daemon_take_reload())
+		return false;
+	sipas_daemon_reloading();
+	if (fn != NULL)
+		fn(arg);
+	sipas_daemon_ready("reloaded");
+	return true;
+}
+
+void sipas_daemon_reload_config(const sipas_config *running, const char *pfx,
+				bool (*apply)(const sipas_config *next,
+					      void *arg, sipas_diag *diag),
+				void *arg)
+{
+	const char *path = sipas_config_path(running);
+	sipas_config *next = NULL;
+	sipas_diag diag = {{0}};
+	char id[32], keys[512];
+
+	if (path == NULL)
+		path = "the command line";
+	if (sipas_config_reload(running, &next, &diag) != SIPAS_OK ||
+	    !apply(next, arg, &diag)) {
+		snprintf(id, sizeof id, "%s-RELOAD-FAIL", pfx);
+		sipas_log(SIPAS_LOG_ERR, id, "%s; the running settings stay",
+			  diag.msg);
+		goto out;
+	}
+	/* After apply: the level it set decides what is written. */
+	if (sipas_config_fixed_changes(running, next, keys, sizeof keys) > 0) {
+		snprintf(id, sizeof id, "%s-RELOAD-RESTART", pfx);
+		sipas_log(SIPAS_LOG_WARNING, id,
+			  "%s changed in %s: the change takes effect at the "
+			  "next start",
+			  keys, path);
+	}
+	snprintf(id, sizeof id, "%s-RELOAD", pfx);
+	sipas_log(SIPAS_LOG_NOTICE, id, "settings read again from %s", path);
+out:
+	sipas_config_free(&next);
 }
 
 void sipas_daemon_request_stop(void)

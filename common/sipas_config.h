@@ -8,6 +8,11 @@
  * file, the line and the key:
  *     sipas-worker: /etc/sipas/worker.conf:3: bind: ...
  * --help, --version and -c/--config are provided by this module.
+ *
+ * A daemon reloads on SIGHUP with sipas_config_reload (the same file read
+ * again, the same command line on top) and applies the keys its program
+ * lists as `live`; sipas_config_fixed_changes names the others that
+ * changed, which wait for the next start.
  */
 #ifndef SIPAS_CONFIG_H
 #define SIPAS_CONFIG_H
@@ -16,6 +21,8 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+
+#include "sipas_err.h"
 
 typedef enum sipas_opt_type {
 	SIPAS_OPT_STRING = 0,
@@ -41,6 +48,9 @@ typedef struct sipas_program {
 	const char *epilog;    /* exit statuses etc.; may be NULL */
 	const sipas_option *options;
 	size_t noptions;
+	/* The keys SIGHUP applies at once, NULL-terminated (NULL: none; not
+	 * a daemon). Listed in --help. */
+	const char *const *live;
 } sipas_program;
 
 typedef struct sipas_config sipas_config;
@@ -65,6 +75,28 @@ bool sipas_config_bool(const sipas_config *c, const char *name);
 /* Values of a LIST option: count in *n; array lives as long as the config. */
 const char *const *sipas_config_list(const sipas_config *c, const char *name,
 				     size_t *n);
+
+/*
+ * Compose c's configuration again, as sipas_config_load did: the defaults,
+ * the -c file read anew, the command line on top. On success *out is a new
+ * config the caller frees; c is untouched either way. SIPAS_E_USAGE with
+ * "FILE:LINE: key: reason" (or "FILE: cannot read: ...") in diag.
+ */
+SIPAS_MUST_CHECK sipas_err sipas_config_reload(const sipas_config *c,
+					       sipas_config **out,
+					       sipas_diag *diag);
+
+/* The -c file, or NULL when none was given. Lives as long as c. */
+const char *sipas_config_path(const sipas_config *c);
+
+/*
+ * The options of a and b (the same program) whose values differ and that
+ * the program does not list as live, written as "bind, source" into buf
+ * (cut to fit cap). Returns how many there are.
+ */
+size_t sipas_config_fixed_changes(const sipas_config *a,
+				  const sipas_config *b, char *buf,
+				  size_t cap);
 
 /* Print the --help text of p to f. */
 void sipas_config_usage(const sipas_program *p, FILE *f);

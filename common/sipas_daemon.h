@@ -12,6 +12,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "sipas_config.h"
+
 /* Install handlers: SIGTERM and SIGINT ask to stop, SIGHUP asks to reload;
  * SIGPIPE is ignored. Call once, before the loop. */
 void sipas_daemon_signals(void);
@@ -21,6 +23,29 @@ bool sipas_daemon_stopping(void);
 bool sipas_daemon_take_reload(void);
 /* Ask the loop to stop, as SIGTERM does (for tests and fatal errors). */
 void sipas_daemon_request_stop(void);
+
+/*
+ * From the main loop: when a SIGHUP came, RELOADING=1, then fn(arg) (NULL:
+ * nothing to reload), then READY=1 -- systemd 252 wants every reload
+ * acknowledged, even one that changed nothing. True when it reloaded.
+ */
+bool sipas_daemon_reload_if_asked(void (*fn)(void *arg), void *arg);
+
+/*
+ * SIGHUP for a daemon whose options came from sipas_config_load: compose
+ * the configuration again (sipas_config_reload) and hand it to
+ * apply(next, arg, diag), which applies its live keys or returns false
+ * with the reason in diag, having changed nothing. Logged with the
+ * daemon's message-id prefix pfx ("WRK", "COL"): PFX-RELOAD-RESTART
+ * (warning) names the keys that differ from `running` but take effect
+ * only at the next start; PFX-RELOAD-FAIL (err) a file that cannot be
+ * read, is wrong, or that apply refused (the running settings stay);
+ * PFX-RELOAD (notice) success. `next` lives only during apply.
+ */
+void sipas_daemon_reload_config(const sipas_config *running, const char *pfx,
+				bool (*apply)(const sipas_config *next,
+					      void *arg, sipas_diag *diag),
+				void *arg);
 
 /* sd_notify wrappers. */
 void sipas_daemon_ready(const char *status);

@@ -9,6 +9,7 @@
  * socket cannot be bound or the spool cannot be opened.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "sipas_collector.h"
@@ -18,6 +19,7 @@
 #include "sipas_log.h"
 #include "sipas_relay.h"
 #include "sipas_metrics.h"
+#include "sipas_oom.h"
 #include "sipas_text.h"
 
 #define EXIT_USAGE 1
@@ -61,6 +63,11 @@ static const sipas_option options[] = {
      "err, warning, notice, info or debug"},
 };
 
+/* The keys SIGHUP applies at once (the rest wait for a restart). */
+static const char *const live[] = {
+    "log-level", "max-inflight-mb", "resend-ms", "give-up-ms",
+    "metrics-interval-s", "curve-clients", NULL};
+
 static const sipas_program program = {
     .name = "sipas-collector",
     .synopsis = "[OPTIONS]",
@@ -73,30 +80,30 @@ static const sipas_program program = {
               "cannot be opened.",
     .options = options,
     .noptions = sizeof options / sizeof options[0],
+    .live = live,
 };
 
-/* Where the metrics file goes: by default beside the spool, where it
- * lives as long as the collector's state; none without a spool. */
-static bool metrics_option(const sipas_config *cfg, sipas_collector_opts *o)
-{
-	static char path[4096 + 32];
-
-	o->metrics_interval_s = (int)sipas_config_int(cfg, "metrics-interval-s");
-	if (sipas_metrics_path(sipas_config_str(cfg, "metrics-file"), "spool",
-	                       o->spool_dir, "sipas-collector.prom", path,
-	                       sizeof path, &o->metrics_file) != SIPAS_OK) {
-		fprintf(stderr, "%s: --spool: too long\n", program.name);
-		return false;
-	}
-	return true;
-}
-
-/* Keys read from the files the options name; wiped at exit. */
-struct keys {
+/* What a configuration gives: the collector's options, the keys read
+ * from the files they name (wiped when done) and what to warn of. Read
+ * at start and again on SIGHUP. */
+struct settings {
+	sipas_collector_opts o;
+	int level;
 	sipas_curve_key own;
 	sipas_curve_key worker[32];
 	const sipas_curve_key *per_worker[32];
+	/* Reachable endpoints without CURVE, allowed by --insecure. */
+	bool plain_bind;
+	const char *plain_workers[32];
+	size_t nplain;
+	char metrics_path[4096 + 32];
 };
+
+static void settings_free(struct settings *s)
+{
+	sipas_curve_allow_free(&s->o.allow);
+	sipas_curve_key_wipe(&s->own);
+}
 
 /*
  * The CURVE options (docs/security.md). An endpoint other hosts can reach
@@ -104,21 +111,23 @@ struct keys {
  * keys given for a local endpoint apply too. curve-key alone does
  * nothing, and is refused so that nobody believes CURVE is on.
  */
-static bool check_curve(const sipas_config *cfg, sipas_collector_opts *o,
-                        struct keys *k)
+static bool check_curve(const sipas_config *cfg, struct settings *s,
+                        sipas_diag *diag)
 {
+	sipas_collector_opts *o = &s->o;
 	const char *key = sipas_config_str(cfg, "curve-key");
 	const char *clients = sipas_config_str(cfg, "curve-clients");
 	bool insecure = sipas_config_bool(cfg, "insecure");
 	size_t nwk = 0, nset = 0;
 	const char *const *wk = sipas_config_list(cfg, "worker-key", &nwk);
-	sipas_diag diag = {{0}};
+	sipas_diag why = {{0}};
 
 	if (nwk != 1 && nwk != o->nworkers) {
-		fprintf(stderr,
-		        "%s: --worker-key: %zu given for %zu workers (give one "
-		        "for all, or one per --worker in the same order)\n",
-		        program.name, nwk, o->nworkers);
+		sipas_diag_set(diag,
+		               "--worker-key: %zu given for %zu workers (give "
+		               "one for all, or one per --worker in the same "
+		               "order)",
+		               nwk, o->nworkers);
 		return false;
 	}
 	for (size_t i = 0; i < o->nworkers; i++) {
@@ -126,114 +135,106 @@ static bool check_curve(const sipas_config *cfg, sipas_collector_opts *o,
 
 		if (sipas_curve_is_none(path))
 			continue;
-		if (sipas_curve_load_public(path, &k->worker[i], &diag) !=
+		if (sipas_curve_load_public(path, &s->worker[i], &why) !=
 		    SIPAS_OK) {
-			fprintf(stderr, "%s: --worker-key: %s\n", program.name,
-			        diag.msg);
+			sipas_diag_set(diag, "--worker-key: %s", why.msg);
 			return false;
 		}
-		k->per_worker[i] = &k->worker[i];
+		s->per_worker[i] = &s->worker[i];
 		nset++;
 	}
 	if (!sipas_curve_is_none(key)) {
 		if (sipas_curve_is_none(clients) && nset == 0) {
-			fprintf(stderr,
-			        "%s: --curve-key alone does nothing: add "
-			        "--curve-clients (CURVE on --bind) and/or "
-			        "--worker-key (CURVE to the workers)\n",
-			        program.name);
+			sipas_diag_set(diag,
+			               "--curve-key alone does nothing: add "
+			               "--curve-clients (CURVE on --bind) and/or "
+			               "--worker-key (CURVE to the workers)");
 			return false;
 		}
-		if (sipas_curve_load_pair(key, &k->own, &diag) != SIPAS_OK) {
-			fprintf(stderr, "%s: --curve-key: %s\n", program.name,
-			        diag.msg);
+		if (sipas_curve_load_pair(key, &s->own, &why) != SIPAS_OK) {
+			sipas_diag_set(diag, "--curve-key: %s", why.msg);
 			return false;
 		}
-		o->curve = &k->own;
+		o->curve = &s->own;
 	} else if (!sipas_curve_is_none(clients) || nset > 0) {
-		fprintf(stderr,
-		        "%s: --%s needs --curve-key, this collector's own key "
-		        "pair\n",
-		        program.name,
-		        sipas_curve_is_none(clients) ? "worker-key"
-		                                     : "curve-clients");
+		sipas_diag_set(diag,
+		               "--%s needs --curve-key, this collector's own "
+		               "key pair",
+		               sipas_curve_is_none(clients) ? "worker-key"
+		                                            : "curve-clients");
 		return false;
 	}
 	if (!sipas_curve_is_none(clients)) {
-		if (sipas_curve_allow_load(&o->allow, clients, &diag) !=
+		if (sipas_curve_allow_load(&o->allow, clients, &why) !=
 		    SIPAS_OK) {
-			fprintf(stderr, "%s: --curve-clients: %s\n",
-			        program.name, diag.msg);
+			sipas_diag_set(diag, "--curve-clients: %s", why.msg);
 			return false;
 		}
 		o->curve_clients = clients;
 	}
 	if (nset > 0)
-		o->worker_keys = k->per_worker;
+		o->worker_keys = s->per_worker;
 	/* What other hosts can reach without keys. */
 	if (o->allow == NULL && !sipas_endpoint_is_local(o->bind)) {
 		if (!insecure) {
-			fprintf(stderr,
-			        "%s: --bind %s can be reached from other hosts: "
-			        "give --curve-key and --curve-clients (see "
-			        "docs/security.md), or --insecure to take any "
-			        "client without encryption\n",
-			        program.name, o->bind);
+			sipas_diag_set(diag,
+			               "--bind %s can be reached from other "
+			               "hosts: give --curve-key and "
+			               "--curve-clients (see docs/security.md), "
+			               "or --insecure to take any client without "
+			               "encryption",
+			               o->bind);
 			return false;
 		}
-		sipas_log(SIPAS_LOG_WARNING, "COL-INSECURE",
-		          "%s takes any client, without encryption "
-		          "(--insecure)",
-		          o->bind);
+		s->plain_bind = true;
 	}
 	for (size_t i = 0; i < o->nworkers; i++) {
-		if (k->per_worker[i] != NULL ||
+		if (s->per_worker[i] != NULL ||
 		    sipas_endpoint_is_local(o->workers[i]))
 			continue;
 		if (!insecure) {
-			fprintf(stderr,
-			        "%s: --worker %s is on another host: give "
-			        "--worker-key (its public key) and --curve-key "
-			        "(see docs/security.md), or --insecure to send "
-			        "responses there without encryption\n",
-			        program.name, o->workers[i]);
+			sipas_diag_set(diag,
+			               "--worker %s is on another host: give "
+			               "--worker-key (its public key) and "
+			               "--curve-key (see docs/security.md), or "
+			               "--insecure to send responses there "
+			               "without encryption",
+			               o->workers[i]);
 			return false;
 		}
-		sipas_log(SIPAS_LOG_WARNING, "COL-INSECURE",
-		          "responses go to %s without encryption (--insecure)",
-		          o->workers[i]);
+		s->plain_workers[s->nplain++] = o->workers[i];
 	}
 	return true;
 }
 
-/* Check the options main cannot leave to the collector; print why not. */
-static bool check(const sipas_config *cfg, sipas_collector_opts *o,
-                  struct keys *k)
+/* Read cfg into s (zeroed by the caller); false with the reason in diag.
+ * Strings in s->o point into cfg and s. */
+static bool settings_read(const sipas_config *cfg, struct settings *s,
+                          sipas_diag *diag)
 {
+	sipas_collector_opts *o = &s->o;
 	const char *level = sipas_config_str(cfg, "log-level");
-	int lv = sipas_log_parse_level(level);
 
-	if (lv < 0) {
-		fprintf(stderr,
-		        "%s: --log-level: '%s' is not one of err, warning, "
-		        "notice, info, debug\n",
-		        program.name, level);
+	s->level = sipas_log_parse_level(level);
+	if (s->level < 0) {
+		sipas_diag_set(diag,
+		               "--log-level: '%s' is not one of err, warning, "
+		               "notice, info, debug",
+		               level);
 		return false;
 	}
-	sipas_log_set_level(lv);
 	o->bind = sipas_config_str(cfg, "bind");
 	o->workers = sipas_config_list(cfg, "worker", &o->nworkers);
 	o->source = sipas_config_str(cfg, "source");
 	o->spool_dir = sipas_config_str(cfg, "spool");
 	if (!sipas_id_valid(o->source, strlen(o->source), SIPAS_SOURCE_MAX)) {
-		fprintf(stderr,
-		        "%s: --source: '%s' is not 1-%d of A-Za-z0-9._:-\n",
-		        program.name, o->source, SIPAS_SOURCE_MAX);
+		sipas_diag_set(diag, "--source: '%s' is not 1-%d of "
+		                     "A-Za-z0-9._:-",
+		               o->source, SIPAS_SOURCE_MAX);
 		return false;
 	}
 	if (o->nworkers == 0) {
-		fprintf(stderr, "%s: --worker: at least one is needed\n",
-		        program.name);
+		sipas_diag_set(diag, "--worker: at least one is needed");
 		return false;
 	}
 	if (o->spool_dir != NULL && o->spool_dir[0] == '\0')
@@ -246,47 +247,99 @@ static bool check(const sipas_config *cfg, sipas_collector_opts *o,
 	o->resend_ms = sipas_config_int(cfg, "resend-ms");
 	o->give_up_ms = sipas_config_int(cfg, "give-up-ms");
 	o->stop_wait_ms = 8000;
-	if (!metrics_option(cfg, o))
+	/* By default the metrics file goes beside the spool, where it lives
+	 * as long as the collector's state; none without a spool. */
+	o->metrics_interval_s = (int)sipas_config_int(cfg, "metrics-interval-s");
+	if (sipas_metrics_path(sipas_config_str(cfg, "metrics-file"), "spool",
+	                       o->spool_dir, "sipas-collector.prom",
+	                       s->metrics_path, sizeof s->metrics_path,
+	                       &o->metrics_file) != SIPAS_OK) {
+		sipas_diag_set(diag, "--spool: too long");
 		return false;
-	return check_curve(cfg, o, k);
+	}
+	return check_curve(cfg, s, diag);
+}
+
+/* What SIGHUP changes (sipas_daemon_reload_if_asked calls it). */
+struct running {
+	const sipas_config *boot; /* what the collector was started with */
+	sipas_collector *c;
+};
+
+/* Apply the live keys of next, or nothing when it is wrong. */
+static bool apply(const sipas_config *next, void *arg, sipas_diag *diag)
+{
+	struct running *r = arg;
+	struct settings *s = sipas_xcalloc(1, sizeof *s);
+	bool ok = settings_read(next, s, diag);
+
+	if (ok) {
+		sipas_log_set_level(s->level);
+		sipas_collector_reconfigure(r->c, &s->o);
+		s->o.allow = NULL; /* taken over */
+	}
+	settings_free(s);
+	free(s);
+	return ok;
+}
+
+static void reload(void *arg)
+{
+	struct running *r = arg;
+
+	sipas_daemon_reload_config(r->boot, "COL", apply, r);
 }
 
 int main(int argc, char **argv)
 {
 	sipas_config *cfg = NULL;
 	sipas_collector *c = NULL;
-	sipas_collector_opts o;
-	struct keys k;
+	struct settings *s = sipas_xcalloc(1, sizeof *s);
+	struct running r = {0};
 	sipas_diag diag = {{0}};
 	int status = EXIT_USAGE, first = 0;
 	sipas_err rv;
 
-	memset(&o, 0, sizeof o);
-	memset(&k, 0, sizeof k);
 	if (!sipas_config_load(&program, argc, argv, &cfg, &first, &status))
-		return status;
+		goto out;
 	status = EXIT_USAGE;
 	if (first < argc) {
 		fprintf(stderr, "%s: %s: unexpected argument (see --help)\n",
 		        program.name, argv[first]);
 		goto out;
 	}
-	if (!check(cfg, &o, &k))
+	if (!settings_read(cfg, s, &diag)) {
+		fprintf(stderr, "%s: %s\n", program.name, diag.msg);
 		goto out;
+	}
+	sipas_log_set_level(s->level);
+	if (s->plain_bind)
+		sipas_log(SIPAS_LOG_WARNING, "COL-INSECURE",
+		          "%s takes any client, without encryption "
+		          "(--insecure)",
+		          s->o.bind);
+	for (size_t i = 0; i < s->nplain; i++)
+		sipas_log(SIPAS_LOG_WARNING, "COL-INSECURE",
+		          "responses go to %s without encryption (--insecure)",
+		          s->plain_workers[i]);
+	r.boot = cfg;
+	s->o.reload = reload;
+	s->o.reload_arg = &r;
 	sipas_daemon_signals();
-	rv = sipas_collector_open(&c, &o, &diag);
-	o.allow = NULL; /* taken over, even on failure */
+	rv = sipas_collector_open(&c, &s->o, &diag);
+	s->o.allow = NULL; /* taken over, even on failure */
 	if (rv != SIPAS_OK) {
 		sipas_log(SIPAS_LOG_ERR, "COL-OPEN-FAIL", "%s", diag.msg);
 		status = rv == SIPAS_E_USAGE ? EXIT_USAGE : EXIT_RESOURCE;
 		goto out;
 	}
+	r.c = c;
 	sipas_collector_run(c);
 	status = 0;
 out:
 	sipas_collector_close(&c);
-	sipas_curve_allow_free(&o.allow);
-	sipas_curve_key_wipe(&k.own);
+	settings_free(s);
+	free(s);
 	sipas_config_free(&cfg);
 	return status;
 }

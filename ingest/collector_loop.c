@@ -186,25 +186,26 @@ out:
 	return got;
 }
 
-/* SIGHUP: read the client allowlist again. A list that cannot be read
- * leaves the one in force; connections already made stay. */
-static void reload_clients(sipas_collector *c)
+void sipas_collector_reconfigure(sipas_collector *c,
+                                 const sipas_collector_opts *o)
 {
-	sipas_curve_allow *a = NULL;
-	sipas_diag diag = {{0}};
+	sipas_curve_allow *a = o->allow;
 
-	if (c->o.curve_clients == NULL)
+	c->o.max_inflight_bytes = o->max_inflight_bytes;
+	c->o.resend_ms = o->resend_ms;
+	c->o.give_up_ms = o->give_up_ms;
+	if (o->metrics_interval_s > 0)
+		c->o.metrics_interval_s = o->metrics_interval_s;
+	if (a == NULL)
 		return;
-	if (sipas_curve_allow_load(&a, c->o.curve_clients, &diag) !=
-	    SIPAS_OK) {
-		sipas_log(SIPAS_LOG_ERR, "COL-CURVE-RELOAD-FAIL",
-		          "%s; the previous allowlist stays in force",
-		          diag.msg);
+	if (c->o.curve_clients == NULL) {
+		sipas_curve_allow_free(&a);
 		return;
 	}
 	sipas_log(SIPAS_LOG_NOTICE, "COL-CURVE-CLIENTS",
 	          "%zu client key(s) allowed, from %s",
-	          sipas_curve_allow_count(a), c->o.curve_clients);
+	          sipas_curve_allow_count(a),
+	          o->curve_clients != NULL ? o->curve_clients : "the list");
 	sipas_curve_guard_reload(c->guard, a);
 }
 
@@ -340,13 +341,7 @@ void sipas_collector_run(sipas_collector *c)
 			sipas_collector_deliver(c, now);
 		sipas_daemon_watchdog();
 		sipas_collector_metrics_tick(c, now);
-		if (sipas_daemon_take_reload()) {
-			/* Only the CURVE allowlist is reloadable; systemd 252
-			 * wants the reload acknowledged all the same. */
-			sipas_daemon_reloading();
-			reload_clients(c);
-			sipas_daemon_ready("reloaded");
-		}
+		sipas_daemon_reload_if_asked(c->o.reload, c->o.reload_arg);
 		log_stats(c, now, false);
 
 		if (!stopping && sipas_daemon_stopping()) {

@@ -37,13 +37,18 @@ typedef struct sipas_collector_opts {
 	 * server key on --bind and its client key toward workers (NULL:
 	 * none). allow: the client keys allowed on --bind, taken over by
 	 * sipas_collector_open (even when it fails); NULL: a plain bind.
-	 * curve_clients: the allowlist's path, read again on SIGHUP.
+	 * curve_clients: the allowlist's path, for the log.
 	 * worker_keys: nworkers entries, each the public key of that
 	 * worker (NULL: a plain connection), or NULL for none at all. */
 	const sipas_curve_key *curve;
 	sipas_curve_allow *allow;
 	const char *curve_clients;
 	const sipas_curve_key *const *worker_keys;
+	/* Called from the loop after a SIGHUP, between RELOADING=1 and
+	 * READY=1 (NULL: nothing to reload); it may call
+	 * sipas_collector_reconfigure. */
+	void (*reload)(void *arg);
+	void *reload_arg;
 } sipas_collector_opts;
 
 typedef struct sipas_collector sipas_collector;
@@ -62,6 +67,17 @@ SIPAS_MUST_CHECK sipas_err sipas_collector_open(sipas_collector **out,
  * caller), answer what is owed within stop_wait_ms, return. READY=1 and
  * STOPPING=1 are sent from here. */
 void sipas_collector_run(sipas_collector *c);
+
+/*
+ * Apply what may change while serving: max_inflight_bytes, resend_ms,
+ * give_up_ms, metrics_interval_s and, when --bind has CURVE, the
+ * allowlist o->allow (taken over even when unused; NULL keeps the one in
+ * force; connections already made stay). Responses already waiting keep
+ * their place: a lower ceiling answers `busy` until they drain. The other
+ * fields take a restart and are ignored here.
+ */
+void sipas_collector_reconfigure(sipas_collector *c,
+                                 const sipas_collector_opts *o);
 
 /* Close the sockets (client answers get a bounded linger) and the spool. */
 void sipas_collector_close(sipas_collector **c);

@@ -16,7 +16,7 @@ static const sipas_option opts[] = {
 	{"worker", 'w', SIPAS_OPT_LIST, "EP", "tcp://127.0.0.1:7301", 0, 0, "workers"},
 };
 static const sipas_program prog = {"sipas-test", "[OPTIONS]", "About.",
-				   NULL, opts, 5};
+				   NULL, opts, 5, NULL};
 
 static char *dir;
 
@@ -301,6 +301,115 @@ START_TEST(test_config_help_and_version)
 }
 END_TEST
 
+/* SIGHUP: the file read again, the command line still on top; a broken
+ * file leaves the running config alone and names file, line and key. */
+START_TEST(test_config_reload)
+{
+	const char *path = write_conf("batch-max = 7\nbind = ipc://a\n"
+				      "worker = ipc://w1\n");
+	char *argv[] = {"t", "-c", (char *)path, "--store", "/s", NULL};
+	sipas_config *c = NULL, *n = NULL;
+	sipas_diag diag = {{0}};
+	const char *const *list;
+	char keys[64];
+	size_t k;
+	int status;
+
+	ck_assert(parse(&c, &status, argv));
+	ck_assert_str_eq(sipas_config_path(c), path);
+	/* Unchanged file: the same values, nothing changed. */
+	ck_assert_int_eq(sipas_config_reload(c, &n, &diag), SIPAS_OK);
+	ck_assert_uint_eq(sipas_config_fixed_changes(c, n, keys, sizeof keys),
+			  0);
+	ck_assert_str_eq(keys, "");
+	sipas_config_free(&n);
+
+	write_conf("batch-max = 8\nbind = ipc://b\nstore = /file\n"
+		   "verbose = on\n");
+	ck_assert_int_eq(sipas_config_reload(c, &n, &diag), SIPAS_OK);
+	ck_assert_int_eq(sipas_config_int(n, "batch-max"), 8);
+	ck_assert_str_eq(sipas_config_str(n, "bind"), "ipc://b");
+	ck_assert_str_eq(sipas_config_str(n, "store"), "/s"); /* cli wins */
+	ck_assert(sipas_config_bool(n, "verbose"));
+	/* A list the file no longer names is back to its default. */
+	list = sipas_config_list(n, "worker", &k);
+	ck_assert_uint_eq(k, 1);
+	ck_assert_str_eq(list[0], "tcp://127.0.0.1:7301");
+	/* The table has no live list: every change waits, in table order. */
+	ck_assert_uint_eq(sipas_config_fixed_changes(c, n, keys, sizeof keys),
+			  4);
+	ck_assert_str_eq(keys, "bind, batch-max, verbose, worker");
+	/* Cut to fit, still counted. */
+	ck_assert_uint_eq(sipas_config_fixed_changes(c, n, keys, 8), 4);
+	ck_assert_str_eq(keys, "bind, b");
+	/* The running config is untouched. */
+	ck_assert_int_eq(sipas_config_int(c, "batch-max"), 7);
+	sipas_config_free(&n);
+
+	write_conf("batch-max = 8\nbatch-max = 5000\n");
+	n = (sipas_config *)&diag; /* must be set to NULL */
+	ck_assert_int_eq(sipas_config_reload(c, &n, &diag), SIPAS_E_USAGE);
+	ck_assert_ptr_null(n);
+	ck_assert_msg(strstr(diag.msg, ":2: batch-max: 5000 is outside") !=
+			      NULL &&
+			      strncmp(diag.msg, path, strlen(path)) == 0,
+		      "%s", diag.msg);
+	ck_assert_int_eq(unlink(path), 0);
+	ck_assert_int_eq(sipas_config_reload(c, &n, &diag), SIPAS_E_USAGE);
+	ck_assert_msg(strstr(diag.msg, "cannot read: No such file") != NULL,
+		      "%s", diag.msg);
+	sipas_config_free(&c);
+
+	/* Without -c: the command line alone, composed again. */
+	{
+		char *a2[] = {"t", "--batch-max", "3", NULL};
+
+		ck_assert(parse(&c, &status, a2));
+		ck_assert_ptr_null(sipas_config_path(c));
+		ck_assert_int_eq(sipas_config_reload(c, &n, &diag), SIPAS_OK);
+		ck_assert_int_eq(sipas_config_int(n, "batch-max"), 3);
+		sipas_config_free(&n);
+		sipas_config_free(&c);
+	}
+}
+END_TEST
+
+/* Keys a program lists as live are not changes that wait for a restart,
+ * and --help names them. */
+START_TEST(test_config_live_keys)
+{
+	static const char *const live[] = {"batch-max", "worker", NULL};
+	static const sipas_program lp = {"sipas-test", "[OPTIONS]", "About.",
+					 NULL, opts, 5, live};
+	const char *path = write_conf("batch-max = 7\n");
+	char *argv[] = {"t", "-c", (char *)path, NULL};
+	sipas_config *c = NULL, *n = NULL;
+	sipas_diag diag = {{0}};
+	char keys[64], *help = NULL;
+	size_t helplen = 0;
+	int first, status;
+	FILE *f;
+
+	ck_assert(sipas_config_load(&lp, 3, argv, &c, &first, &status));
+	write_conf("batch-max = 9\nworker = ipc://x\nverbose = true\n");
+	ck_assert_int_eq(sipas_config_reload(c, &n, &diag), SIPAS_OK);
+	ck_assert_uint_eq(sipas_config_fixed_changes(c, n, keys, sizeof keys),
+			  1);
+	ck_assert_str_eq(keys, "verbose");
+	sipas_config_free(&n);
+	sipas_config_free(&c);
+
+	f = open_memstream(&help, &helplen);
+	ck_assert_ptr_nonnull(f);
+	sipas_config_usage(&lp, f);
+	fclose(f);
+	ck_assert_msg(strstr(help, "These take effect at once: batch-max, "
+				   "worker;\n") != NULL,
+		      "%s", help);
+	free(help);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("config");
@@ -314,6 +423,8 @@ int main(void)
 	tcase_add_test(tc, test_config_line_whole);
 	tcase_add_test(tc, test_config_lines_stand_alone);
 	tcase_add_test(tc, test_config_help_and_version);
+	tcase_add_test(tc, test_config_reload);
+	tcase_add_test(tc, test_config_live_keys);
 	suite_add_tcase(s, tc);
 	return tu_run(s);
 }

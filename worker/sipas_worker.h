@@ -22,7 +22,7 @@ typedef struct sipas_worker_opts {
 	/* CURVE on the bind (docs/security.md): the worker's key pair and
 	 * the collectors' public keys, or both NULL for a plain socket. The
 	 * allowlist is taken over by sipas_worker_new (even when it fails);
-	 * its path is read again on SIGHUP. */
+	 * curve_clients is its path, for the log. */
 	const sipas_curve_key *curve;
 	sipas_curve_allow *allow;
 	const char *curve_clients;
@@ -30,6 +30,12 @@ typedef struct sipas_worker_opts {
 	 * every metrics_interval_s seconds; NULL: none. */
 	const char *metrics_file;
 	int metrics_interval_s;
+	/* Called from the loop after a SIGHUP, between RELOADING=1 and
+	 * READY=1 (NULL: nothing to reload); it may call
+	 * sipas_worker_reconfigure. Definitions need no reload: they are
+	 * read again at every batch. */
+	void (*reload)(void *arg);
+	void *reload_arg;
 } sipas_worker_opts;
 
 typedef struct sipas_worker sipas_worker;
@@ -43,6 +49,15 @@ SIPAS_MUST_CHECK sipas_err sipas_worker_new(sipas_worker **out,
 /* Serve until sipas_daemon_stopping(); then commit what is held, answer
  * what is owed and return. */
 SIPAS_MUST_CHECK sipas_err sipas_worker_run(sipas_worker *w);
+
+/*
+ * Apply what may change while serving: reader_check_s,
+ * metrics_interval_s and, when the worker has CURVE, the allowlist
+ * o->allow (taken over even when unused; NULL keeps the one in force;
+ * connections already made stay). The other fields take a restart and
+ * are ignored here.
+ */
+void sipas_worker_reconfigure(sipas_worker *w, const sipas_worker_opts *o);
 
 void sipas_worker_free(sipas_worker **w);
 

@@ -598,25 +598,23 @@ out:
 	return true;
 }
 
-/* SIGHUP: read the collectors' public keys again. A list that cannot be
- * read leaves the one in force. Connections already made stay. */
-static void reload_clients(sipas_worker *w)
+void sipas_worker_reconfigure(sipas_worker *w, const sipas_worker_opts *o)
 {
-	sipas_curve_allow *a = NULL;
-	sipas_diag diag = {{0}};
+	sipas_curve_allow *a = o->allow;
 
-	if (w->o.curve_clients == NULL)
+	w->o.reader_check_s = o->reader_check_s;
+	if (o->metrics_interval_s > 0)
+		w->o.metrics_interval_s = o->metrics_interval_s;
+	if (a == NULL)
 		return;
-	if (sipas_curve_allow_load(&a, w->o.curve_clients, &diag) !=
-	    SIPAS_OK) {
-		sipas_log(SIPAS_LOG_ERR, "WRK-CURVE-RELOAD-FAIL",
-			  "%s; the previous allowlist stays in force",
-			  diag.msg);
+	if (w->o.curve == NULL) {
+		sipas_curve_allow_free(&a);
 		return;
 	}
 	sipas_log(SIPAS_LOG_NOTICE, "WRK-CURVE-CLIENTS",
 		  "%zu collector key(s) allowed, from %s",
-		  sipas_curve_allow_count(a), w->o.curve_clients);
+		  sipas_curve_allow_count(a),
+		  o->curve_clients != NULL ? o->curve_clients : "the list");
 	sipas_curve_guard_reload(w->guard, a);
 }
 
@@ -635,13 +633,7 @@ sipas_err sipas_worker_run(sipas_worker *w)
 		int err = errno;
 
 		sipas_daemon_watchdog();
-		if (sipas_daemon_take_reload()) {
-			/* Definitions are re-read at every batch; the CURVE
-			 * allowlist is read again here. */
-			sipas_daemon_reloading();
-			reload_clients(w);
-			sipas_daemon_ready("reloaded");
-		}
+		sipas_daemon_reload_if_asked(w->o.reload, w->o.reload_arg);
 		if (n < 0 && err != EINTR)
 			break;
 		while (w->nowed < w->o.batch_max && receive_one(w))

@@ -292,6 +292,109 @@ def sighup_reloads_collector(env):
     check_reload(env, start_collector(env), "collector")
 
 
+def prom_value(path, name):
+    """The value of the first series `name` in a Prometheus textfile, or
+    None when the file or the series is not there."""
+    try:
+        with open(path) as f:
+            for line in f:
+                m = re.match(r"^%s(\{[^}]*\})? (\S+)$" % name, line)
+                if m:
+                    return float(m.group(2))
+    except FileNotFoundError:
+        pass
+    return None
+
+
+def wait_value(path, name, want, timeout=5.0):
+    end = time.monotonic() + timeout
+    while prom_value(path, name) != want:
+        assert time.monotonic() < end, "%s: %s is %s, not %s" % (
+            path, name, prom_value(path, name), want)
+        time.sleep(0.1)
+
+
+def sighup(d):
+    d.proc.send_signal(signal.SIGHUP)
+    d.wait_for("RELOADING", timeout=3.0)
+    d.wait_for("READY", timeout=3.0)
+
+
+def check_config_reload(env, who, d, conf, prom, restart_key):
+    """SIGHUP reads the -c file again: log-level and metrics-interval-s
+    take effect at once; a key that waits for a restart is named; a wrong
+    file keeps the running settings and says where it is wrong."""
+    pfx = {"worker": "WRK", "collector": "COL"}[who]
+    log = lambda: open(d.log).read()
+    wait_value(prom, "sipas_received_total", 0)  # written at start
+    assert serves(env, who, 1)
+    time.sleep(0.5)
+    # The file is rewritten once an hour: it still says 0.
+    assert prom_value(prom, "sipas_received_total") == 0
+    # log-level = warning: the notice at start was not written.
+    start = {"worker": "WRK-START", "collector": "COL-READY"}[who]
+    assert start not in log(), log()
+
+    with open(conf, "w") as f:
+        f.write("log-level = info\nmetrics-interval-s = 1\n%s\n"
+                % restart_key)
+    sighup(d)
+    wait_value(prom, "sipas_received_total", 1)
+    text = log()
+    assert "%s-RELOAD settings read again from %s" % (pfx, conf) in text, \
+        text
+    key = restart_key.split(" ")[0]
+    assert ("%s-RELOAD-RESTART %s changed in %s" % (pfx, key, conf)
+            in text), text
+
+    # Out of range: nothing changes, the line and key are named.
+    with open(conf, "w") as f:
+        f.write("log-level = warning\nmetrics-interval-s = 0\n")
+    sighup(d)
+    text = log()
+    assert ("<3>%s-RELOAD-FAIL %s:2: metrics-interval-s: 0 is outside "
+            "1..3600; the running settings stay" % (pfx, conf)) in text, text
+    assert serves(env, who, 2)
+    wait_value(prom, "sipas_received_total", 2)  # still every second
+    # A value only the daemon can judge; then a file that has gone.
+    with open(conf, "w") as f:
+        f.write("log-level = loud\n")
+    sighup(d)
+    os.unlink(conf)
+    sighup(d)
+    text = log()
+    assert "%s-RELOAD-FAIL --log-level: 'loud'" % pfx in text, text
+    assert ("%s-RELOAD-FAIL %s: cannot read: No such file or directory"
+            % (pfx, conf)) in text, text
+    # Level info still in force: this stop is logged.
+    assert d.stop() == 0
+    assert "%s-STOP" % pfx in log(), log()
+
+
+@test
+def sighup_rereads_worker_config(env):
+    env.define(SONLA)
+    conf = os.path.join(env.dir, "worker.conf")
+    with open(conf, "w") as f:
+        f.write("log-level = warning\nmetrics-interval-s = 3600\n")
+    w = start_worker(env, "-c", conf)
+    check_config_reload(env, "worker", w, conf,
+                        os.path.join(env.store, "sipas-worker.prom"),
+                        "batch-max = 500")
+
+
+@test
+def sighup_rereads_collector_config(env):
+    env.define(SONLA)
+    start_worker(env)
+    conf = os.path.join(env.dir, "collector.conf")
+    prom = os.path.join(env.dir, "collector.prom")
+    with open(conf, "w") as f:
+        f.write("log-level = warning\nmetrics-interval-s = 3600\n")
+    c = start_collector(env, "-c", conf, "--metrics-file", prom)
+    check_config_reload(env, "collector", c, conf, prom, "max-inflight = 5")
+
+
 @test
 def sigterm_stops_cleanly(env):
     env.define(SONLA)
@@ -514,14 +617,37 @@ def unit_command_lines_take_the_optional_config(env):
         u = UnitRun(env, unit)
         argv = u.argv(replace=prog)
         conf = os.path.join(etc, conf)
-        for present in (False, True):
+        # A credential named curve.key (LoadCredential=) becomes
+        # --curve-key; another credential, or none, adds nothing.
+        creds = os.path.join(env.dir, "credentials", prog)
+        os.makedirs(creds)
+        open(os.path.join(creds, "other.key"), "w").close()
+        for present, cred, dirset in ((False, False, False),
+                                      (True, False, False),
+                                      (True, False, True),
+                                      (True, True, True),
+                                      (False, True, True),
+                                      (False, True, False)):
             if present:
                 open(conf, "w").close()
+            elif os.path.exists(conf):
+                os.unlink(conf)
+            key = os.path.join(creds, "curve.key")
+            if cred:
+                open(key, "w").close()
+            elif os.path.exists(key):
+                os.unlink(key)
+            e = dict(os.environ)
+            e.pop("CREDENTIALS_DIRECTORY", None)
+            if dirset:
+                e["CREDENTIALS_DIRECTORY"] = creds
             got = subprocess.run(argv, capture_output=True, text=True,
-                                 check=True).stdout.split()
-            want = (["-c", conf] if present else []) + rest
-            assert got == want, "%s, config %s: %s, not %s" % (
-                unit, "present" if present else "absent", got, want)
+                                 env=e, check=True).stdout.split()
+            want = ((["-c", conf] if present else []) + rest
+                    + (["--curve-key", key] if cred and dirset else []))
+            assert got == want, \
+                "%s, config %s, credential %s (directory %s): %s, not %s" % (
+                    unit, present, cred, dirset, got, want)
 
 
 # -- the seccomp side of the units, emulated for the test (x86_64) --

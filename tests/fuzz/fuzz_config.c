@@ -7,7 +7,8 @@
  * printed, every value is within its option's bounds and the command line
  * wins over the file; or it fails with status 1 and exactly one line on
  * stderr naming the program (and the file and line when the file is at
- * fault). Nothing leaks either way.
+ * fault). Nothing leaks either way. A successful load read again
+ * (sipas_config_reload, as on SIGHUP) gives the same values.
  *
  * Build: cmake -DCMAKE_C_COMPILER=clang -DSIPAS_FUZZ=ON -DSIPAS_TESTS=OFF
  * Run:   fuzz_config -max_len=4096 tests/fuzz/corpus/config
@@ -67,11 +68,13 @@ static const sipas_option collector_options[] = {
 	{"tag", 0, SIPAS_OPT_LIST, "T", NULL, 0, 0, "no default"},
 };
 
+static const char *const live[] = {"log-level", "resend-ms", NULL};
+
 static const sipas_program programs[2] = {
 	{"sipas-worker", "[OPTIONS]", "About.", NULL, worker_options,
-	 sizeof worker_options / sizeof worker_options[0]},
+	 sizeof worker_options / sizeof worker_options[0], NULL},
 	{"sipas-collector", "[OPTIONS]", "About.", NULL, collector_options,
-	 sizeof collector_options / sizeof collector_options[0]},
+	 sizeof collector_options / sizeof collector_options[0], live},
 };
 
 static void check_values(const sipas_program *p, const sipas_config *c)
@@ -166,6 +169,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			    sipas_config_list(c, "worker", &n);
 
 			CHECK(n == 1 && strcmp(list[0], "cli-worker") == 0);
+		}
+		{
+			/* SIGHUP with the file unchanged: nothing differs. */
+			sipas_config *again = NULL;
+			sipas_diag diag = {{0}};
+			char keys[64];
+
+			CHECK(sipas_config_reload(c, &again, &diag) ==
+			      SIPAS_OK);
+			CHECK(sipas_config_fixed_changes(c, again, keys,
+			                                 sizeof keys) == 0);
+			CHECK(keys[0] == '\0');
+			check_values(p, again);
+			sipas_config_free(&again);
 		}
 		sipas_config_free(&c);
 		CHECK(c == NULL);
