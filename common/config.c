@@ -337,12 +337,26 @@ void sipas_config_usage(const sipas_program *p, FILE *f)
 	fprintf(f, "  %-28s %s\n", "-V, --version", "show the version and exit");
 	if (p->live != NULL) {
 		/* Which keys SIGHUP applies, from the same list the daemon
-		 * reloads by: help and behaviour cannot drift apart. */
+		 * reloads by: help and behaviour cannot drift apart. Wrapped
+		 * before 78 columns. */
+		size_t col = 0;
+
 		fprintf(f, "\nSIGHUP reads the configuration again (the -c file, "
-			   "then the command line).\nThese take effect at once:");
-		for (const char *const *k = p->live; *k != NULL; k++)
-			fprintf(f, "%s %s", k == p->live ? "" : ",", *k);
-		fprintf(f, ";\nthe others at the next start.\n");
+			   "then the command line)\nand applies at once:");
+		col = strlen("and applies at once:");
+		for (const char *const *k = p->live; *k != NULL; k++) {
+			size_t len = strlen(*k) + 2; /* " key," or " key;" */
+
+			if (col + len > 78) {
+				fputc('\n', f);
+				col = 0;
+			}
+			fprintf(f, "%s%s%s", col == 0 ? "" : " ", *k,
+				k[1] != NULL ? "," : ";");
+			col += len - (col == 0 ? 1 : 0);
+		}
+		fprintf(f, "%sthe others at the next start.\n",
+			col + 30 > 78 ? "\n" : " ");
 	}
 	if (p->epilog != NULL)
 		fprintf(f, "\n%s\n", p->epilog);

@@ -403,8 +403,9 @@ START_TEST(test_config_live_keys)
 	ck_assert_ptr_nonnull(f);
 	sipas_config_usage(&lp, f);
 	fclose(f);
-	ck_assert_msg(strstr(help, "These take effect at once: batch-max, "
-				   "worker;\n") != NULL,
+	ck_assert_msg(strstr(help, "applies at once: batch-max, worker; the "
+				   "others at the next start.\n") !=
+			      NULL,
 		      "%s", help);
 	free(help);
 }
