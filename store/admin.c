@@ -36,6 +36,7 @@
 #include "sipas_limits.h"
 #include "sipas_store.h"
 #include "sipas_status.h"
+#include "sipas_text.h"
 #include "sipas_time.h"
 #include "sipas_verify.h"
 
@@ -216,18 +217,100 @@ out:
 	return status;
 }
 
-static int imax(int a, int b)
+/* Print s, then spaces up to w terminal columns. printf's "%-*s" counts
+ * bytes, one column short for each multi-byte character, so every padded
+ * cell is measured with sipas_utf8_width() instead. */
+static void put_cell(const char *s, size_t w)
+{
+	size_t n = sipas_utf8_width(s, strlen(s));
+
+	fputs(s, stdout);
+	for (; n < w; n++)
+		putchar(' ');
+}
+
+static void put_number(uint32_t v, size_t w)
+{
+	printf("%*u", (int)w, v);
+}
+
+static size_t max_size(size_t a, size_t b)
 {
 	return a > b ? a : b;
 }
 
+static size_t digits(uint32_t v)
+{
+	size_t n = 1;
+
+	for (; v >= 10; v /= 10)
+		n++;
+	return n;
+}
+
+static size_t id_width(const char *id)
+{
+	return sipas_utf8_width(id, strlen(id));
+}
+
+/* Columns of a unit's forms written "f1,f2,...". */
+static size_t forms_width(const sipas_def *d, const sipas_unit *u)
+{
+	size_t w = u->nforms > 0 ? u->nforms - 1 : 0;
+
+	for (uint32_t j = 0; j < u->nforms; j++)
+		w += id_width(sipas_def_form(d, u->forms[j])->id);
+	return w;
+}
+
+/* Widths of the columns of the blocks, forms and units tables. */
+struct widths {
+	size_t block, nunits;                   /* blocks */
+	size_t form, groups, criteria, items;   /* forms */
+	size_t unit, forms;                     /* units */
+};
+
+/*
+ * Every column is as wide as its widest cell, measured in terminal
+ * columns, and never narrower than the layout the short ids of the
+ * examples have always had (12 for ids, 3 or 2 digits): one long id, one
+ * unit with more forms or one form with a hundred items must not push the
+ * rest of its line out of line with the others.
+ */
+static void measure(const sipas_def *d, struct widths *w)
+{
+	*w = (struct widths){.block = 12, .nunits = 3, .form = 12,
+			     .groups = 2, .criteria = 3, .items = 2,
+			     .unit = 12};
+	for (uint32_t i = 0; i < sipas_def_nblocks(d); i++) {
+		const sipas_block *b = sipas_def_block(d, i);
+
+		w->block = max_size(w->block, id_width(b->id));
+		w->nunits = max_size(w->nunits, digits(b->nunits));
+	}
+	for (uint32_t i = 0; i < sipas_def_nforms(d); i++) {
+		const sipas_form *f = sipas_def_form(d, i);
+
+		w->form = max_size(w->form, id_width(f->id));
+		w->groups = max_size(w->groups, digits(f->ngroups));
+		w->criteria = max_size(w->criteria, digits(f->ncriteria));
+		w->items = max_size(w->items, digits(f->nitems));
+	}
+	for (uint32_t i = 0; i < sipas_def_nunits(d); i++) {
+		const sipas_unit *u = sipas_def_unit(d, i);
+
+		w->unit = max_size(w->unit, id_width(u->id));
+		w->forms = max_size(w->forms, forms_width(d, u));
+	}
+}
+
 static void print_summary(const sipas_def *d, const sipas_revision *rev)
 {
-	int bw = 12, fw = 12, uw = 12;
 	const sipas_campaign *c = sipas_def_campaign(d);
 	const sipas_scale *sc = sipas_def_scale(d);
 	const sipas_methods *m = sipas_def_methods(d);
 	int32_t off = c->utc_offset < 0 ? -c->utc_offset : c->utc_offset;
+	struct widths w;
 	char when[21];
 
 	sipas_time_format_utc(rev->defined_at, when);
@@ -246,37 +329,46 @@ static void print_summary(const sipas_def *d, const sipas_revision *rev)
 	       sipas_method_name(m->group), sipas_method_name(m->unit),
 	       sipas_method_name(m->block), sipas_method_name(m->overall),
 	       m->min_respondents);
-	/* Ids are ASCII: their byte length is their width. The columns
-	 * widen to the longest id so that long ones do not push lines out
-	 * of line. */
-	for (uint32_t i = 0; i < sipas_def_nblocks(d); i++)
-		bw = imax(bw, (int)strlen(sipas_def_block(d, i)->id));
-	for (uint32_t i = 0; i < sipas_def_nforms(d); i++)
-		fw = imax(fw, (int)strlen(sipas_def_form(d, i)->id));
-	for (uint32_t i = 0; i < sipas_def_nunits(d); i++)
-		uw = imax(uw, (int)strlen(sipas_def_unit(d, i)->id));
+	measure(d, &w);
+	/* The names, free text of any length, come last on each line. */
 	printf("blocks     %u\n", sipas_def_nblocks(d));
 	for (uint32_t i = 0; i < sipas_def_nblocks(d); i++) {
 		const sipas_block *b = sipas_def_block(d, i);
 
-		printf("  %-*s %3u units  %s\n", bw, b->id, b->nunits, b->name);
+		fputs("  ", stdout);
+		put_cell(b->id, w.block);
+		putchar(' ');
+		put_number(b->nunits, w.nunits);
+		printf(" units  %s\n", b->name);
 	}
 	printf("forms      %u\n", sipas_def_nforms(d));
 	for (uint32_t i = 0; i < sipas_def_nforms(d); i++) {
 		const sipas_form *f = sipas_def_form(d, i);
 
-		printf("  %-*s %2u groups, %3u criteria, %2u items  %s\n", fw,
-		       f->id, f->ngroups, f->ncriteria, f->nitems, f->name);
+		fputs("  ", stdout);
+		put_cell(f->id, w.form);
+		putchar(' ');
+		put_number(f->ngroups, w.groups);
+		fputs(" groups, ", stdout);
+		put_number(f->ncriteria, w.criteria);
+		fputs(" criteria, ", stdout);
+		put_number(f->nitems, w.items);
+		printf(" items  %s\n", f->name);
 	}
 	printf("units      %u\n", sipas_def_nunits(d));
 	for (uint32_t i = 0; i < sipas_def_nunits(d); i++) {
 		const sipas_unit *u = sipas_def_unit(d, i);
 
-		printf("  %-*s %-*s", uw, u->id, bw,
-		       sipas_def_block(d, u->block)->id);
+		fputs("  ", stdout);
+		put_cell(u->id, w.unit);
+		putchar(' ');
+		put_cell(sipas_def_block(d, u->block)->id, w.block);
 		for (uint32_t j = 0; j < u->nforms; j++)
 			printf("%s%s", j ? "," : "  ",
 			       sipas_def_form(d, u->forms[j])->id);
+		/* Pad the list so that the names start in one column. */
+		for (size_t n = forms_width(d, u); n < w.forms; n++)
+			putchar(' ');
 		printf("  %s\n", u->name);
 	}
 }

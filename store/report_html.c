@@ -35,6 +35,9 @@
 #define CH_ROW 20
 #define CH_TOP 56 /* legend and the overall label */
 #define CH_NAME 44 /* display columns of a unit name in the chart */
+#define CH_CHAR 7  /* widest character of a value label: a digit of DejaVu
+                    * Sans (the widest of the fonts) at font-size 11 */
+#define CH_GAP 4   /* between a value label and a bar's end or the line */
 
 /* Block colours: distinct, readable on white and in greyscale print. */
 static const char *const palette[] = {"#1f77b4", "#ff7f0e", "#2ca02c",
@@ -394,11 +397,27 @@ static double x_of(double v, double lo)
 	return CH_LABEL + (v - lo) / (100 - lo) * CH_BARS;
 }
 
+/*
+ * Where the value label of a bar ending at x starts: just after the bar,
+ * unless the box of the label (CH_CHAR a character) would come within
+ * CH_GAP of the dashed line of the overall index at line (NAN when there
+ * is none), that is when the bar ends a little short of the line; then
+ * just after the line, so that the label never touches or hides it.
+ */
+static double label_x(double x, double line, const char *label)
+{
+	double w = CH_CHAR * (double)sipas_utf8_width(label, strlen(label));
+
+	if (!isnan(line) && line > x && line < x + 2 * CH_GAP + w)
+		return line + CH_GAP;
+	return x + CH_GAP;
+}
+
 static void chart(struct page *p)
 {
 	const sipas_report *r = p->r;
 	uint32_t n = 0;
-	double lo, step;
+	double lo, step, line;
 	int height, y;
 	char buf[NUM_LEN];
 
@@ -407,6 +426,7 @@ static void chart(struct page *p)
 	if (n == 0)
 		return;
 	axis(r, &lo, &step);
+	line = isnan(r->index) ? NAN : x_of(r->index, lo);
 	height = CH_TOP + (int)n * CH_ROW + 28;
 	fprintf(p->f, "<h2>%s</h2>\n", p->l[L_CHART]);
 	fprintf(p->f,
@@ -462,17 +482,17 @@ static void chart(struct page *p)
 		        CH_LABEL, y + 3, x - CH_LABEL, CH_ROW - 6,
 		        palette[u->unit->block % NPALETTE]);
 		esc(p, u->unit->name);
+		number(p, u->index, buf);
 		fprintf(p->f,
 		        ": %s</title></rect><text x=\"%.1f\" y=\"%d\">%s"
 		        "</text>\n",
-		        number(p, u->index, buf), x + 4, y + 14,
-		        number(p, u->index, buf));
+		        buf, label_x(x, line, buf), y + 14, buf);
 		free(name);
 		y += CH_ROW;
 	}
 	/* The overall index as a line across the bars. */
-	if (!isnan(r->index)) {
-		double x = x_of(r->index, lo);
+	if (!isnan(line)) {
+		double x = line;
 
 		fprintf(p->f,
 		        "<line x1=\"%.1f\" y1=\"%d\" x2=\"%.1f\" y2=\"%d\" "

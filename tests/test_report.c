@@ -1253,6 +1253,104 @@ static unsigned count_of(const char *hay, const char *needle)
 	return n;
 }
 
+/*
+ * The chart's value labels never touch the dashed line of the overall
+ * index: the box of each label (7 units a character, the digit advance
+ * of DejaVu Sans, the widest of the chart's fonts, at its 11 px; placed
+ * by its text-anchor) keeps at least 3 units between its edge and the
+ * line's x (the line is 1.5 wide). Returns the number of labels seen,
+ * each the <text> right after a bar.
+ */
+static unsigned labels_clear_of_line(const char *text)
+{
+	const char *bar = "</title></rect><text";
+	double line = NAN;
+	unsigned n = 0;
+
+	/* The line: the <line> whose tag holds the dash pattern. */
+	for (const char *p = strstr(text, "<line "); p != NULL;
+	     p = strstr(p + 1, "<line ")) {
+		const char *end = strchr(p, '>');
+		const char *dash = strstr(p, "stroke-dasharray");
+
+		ck_assert_ptr_nonnull(end);
+		if (dash != NULL && dash < end) {
+			ck_assert_msg(isnan(line), "two dashed lines");
+			ck_assert_int_eq(sscanf(p, "<line x1=\"%lf\"", &line), 1);
+		}
+	}
+	ck_assert_msg(!isnan(line), "no overall line");
+	for (const char *p = strstr(text, bar); p != NULL;
+	     p = strstr(p + 1, bar)) {
+		const char *tag = p + strlen("</title></rect>");
+		const char *end = strchr(tag, '>');
+		const char *x = strstr(tag, " x=\"");
+		const char *anchor = strstr(tag, "text-anchor=\"");
+		double lx, w, from, to;
+		size_t len;
+
+		ck_assert_ptr_nonnull(end);
+		ck_assert_msg(x != NULL && x < end, "%.80s", tag);
+		ck_assert_int_eq(sscanf(x, " x=\"%lf\"", &lx), 1);
+		len = strcspn(end + 1, "<");
+		w = 7.0 * (double)sipas_utf8_width(end + 1, len);
+		from = lx;
+		if (anchor != NULL && anchor < end &&
+		    strncmp(anchor, "text-anchor=\"end\"", 17) == 0)
+			from = lx - w;
+		else if (anchor != NULL && anchor < end &&
+		         strncmp(anchor, "text-anchor=\"middle\"", 20) == 0)
+			from = lx - w / 2;
+		to = from + w;
+		ck_assert_msg(line <= from - 3 || line >= to + 3,
+		              "label '%.*s' spans %.1f..%.1f, the overall "
+		              "line is at %.1f",
+		              (int)len, end + 1, from, to, line);
+		n++;
+	}
+	return n;
+}
+
+/*
+ * A unit just below the overall index: T1 3/3 = 100, T2 0/3 = 0,
+ * T3 9/20 = 45, overall (100 + 0 + 45) / 3 = 48.33 (T4, T5 none). The
+ * axis runs 0..100 over 540 units: T3's bar ends at 330 + 243 = 573, the
+ * line is at 330 + 261 = 591, within reach of a label "45.00" (35 units)
+ * written just after the bar.
+ */
+static void html_label_near_line(void)
+{
+	sipas_def *d = load_def(rank_def);
+	struct fake fk;
+	sipas_report *r = NULL;
+	sipas_diag diag = {{0}};
+	char *text;
+
+	fake_init(&fk, d);
+	for (int i = 0; i < 3; i++) {
+		add(&fk, "T1", "f", "postal", "C=5");
+		add(&fk, "T2", "f", "postal", "C=1");
+	}
+	for (int i = 0; i < 20; i++)
+		add(&fk, "T3", "f", "postal", i < 9 ? "C=4" : "C=2");
+	ck_assert_err(
+	    sipas_report_build(d, NULL, NULL, TS, fake_counts, &fk, &r, &diag),
+	    SIPAS_OK);
+	ck_assert_index(r->units[4].index, 45.0);
+	ck_assert_index(r->index, 145.0 / 3);
+	for (int mark = 0; mark < 2; mark++) {
+		text = render(r, W_HTML, mark ? ',' : '.');
+		ck_assert_msg(strstr(text, mark ? ">45,00</text>" : ">45.00</text>")
+		                  != NULL,
+		              "%s", text);
+		ck_assert_uint_eq(labels_clear_of_line(text), 3);
+		free(text);
+	}
+	sipas_report_free(&r);
+	fake_free(&fk);
+	sipas_def_free(&d);
+}
+
 START_TEST(test_report_html)
 {
 	struct fixture fx, prev;
@@ -1286,6 +1384,7 @@ START_TEST(test_report_html)
 	ck_assert_msg(strstr(text, ">Overall index 77.29</text>") != NULL, "%s",
 	              text);
 	ck_assert_uint_eq(count_of(text, "y=\"8\" width=\"12\""), 2);
+	ck_assert_uint_eq(labels_clear_of_line(text), 3);
 	/* Tables: blocks, units by content of both forms, contents (nested
 	 * indented), items with the multi note and the number mean. */
 	ck_assert_msg(strstr(text, "<h2>Units by content: Trực tiếp</h2>") !=
@@ -1315,7 +1414,9 @@ START_TEST(test_report_html)
 	ck_assert_msg(strstr(text, "<td class=\"n\">35,20</td>") != NULL, "%s",
 	              text);
 	ck_assert_ptr_null(strstr(text, "77.29"));
+	ck_assert_uint_eq(labels_clear_of_line(text), 3);
 	free(text);
+	html_label_near_line();
 
 	/* With a comparison: the previous index, the changes, "n/m below". */
 	prev.def =

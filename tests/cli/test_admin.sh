@@ -68,6 +68,76 @@ expect_out "^campaign   VN-2025"
 expect_status 1 "show ambiguous" -- "$ADMIN" --store "$STORE" show
 expect_status 1 "show unknown" -- "$ADMIN" --store "$STORE" show XX
 
+# show keeps its columns aligned whatever the lengths: ids of 13 bytes and
+# more, units with different lists of forms, a form with 100 items or
+# more, Vietnamese names. aligned FILE prints each misaligned column of
+# the blocks, forms and units tables of FILE: the cells of a column must
+# all start, or (numbers) all end, at one character column (UTF-8
+# continuation bytes are not counted), and the names, last, must all
+# start at one.
+aligned() {
+	LC_ALL=C awk '
+	function width(s) { gsub(/[\200-\277]/, "", s); return length(s) }
+	/^blocks / { sec = "blocks"; k = 3; n = 0; next }
+	/^forms / { sec = "forms"; k = 7; n = 0; next }
+	/^units / { sec = "units"; k = 3; n = 0; next }
+	/^[^ ]/ { sec = ""; next }
+	sec != "" {
+		rest = $0; pos = 0; n++
+		for (i = 1; i <= k + 1; i++) {
+			lead = match(rest, /^ +/) ? RLENGTH : 0
+			pos += lead; rest = substr(rest, lead + 1)
+			tlen = match(rest, /^[^ ]+/) ? RLENGTH : 0
+			st = pos; en = pos + width(substr(rest, 1, tlen))
+			pos = en; rest = substr(rest, tlen + 1)
+			if (n == 1) { s0[sec, i] = st; e0[sec, i] = en; continue }
+			if (st != s0[sec, i]) ds[sec, i] = 1
+			if (en != e0[sec, i]) de[sec, i] = 1
+			if (ds[sec, i] && (de[sec, i] || i == k + 1) && !told[sec, i]++)
+				print sec " column " i " misaligned: " $0
+		}
+	}' "$1"
+}
+# The checker must see a shifted name and a shifted number, and pass an
+# aligned table whose names are Vietnamese.
+printf 'units      2\n  a  b  f  Sở Nội vụ\n  ab  b  f  Xã Ba\n' >"$TMP/cols"
+if [ -n "$(aligned "$TMP/cols")" ]; then ok; else bad "aligned: a shifted name passes"; fi
+printf 'blocks     2\n  a  99 units  Tỉnh\n  b  100 units  Xã\n' >"$TMP/cols"
+if [ -n "$(aligned "$TMP/cols")" ]; then ok; else bad "aligned: a shifted number passes"; fi
+printf 'blocks     2\n  ả   99 units  Tỉnh Sơn La\n  bb 100 units  Xã\n' >"$TMP/cols"
+if [ -z "$(aligned "$TMP/cols")" ]; then ok; else bad "aligned: an aligned table fails"; fi
+items=$(i=0; sep=; while [ $i -lt 120 ]; do
+	printf '%s{"id": "y-kien-%03d", "kind": "number", "min": 0, "max": 9}' "$sep" $i
+	sep=,; i=$((i + 1)); done)
+cat >"$TMP/long-ids.json" <<EOF
+{"campaign": {"id": "LONG-IDS-2025", "title": "Chỉ số hài lòng - mã dài",
+  "from": "2025-01-01", "to": "2025-12-31"},
+ "blocks": [{"id": "so-ban-nganh-cap-tinh", "name": "Sở, ban, ngành cấp tỉnh"},
+  {"id": "xa", "name": "UBND cấp xã"}],
+ "forms": [{"id": "truc-tiep", "name": "Trực tiếp tại Bộ phận một cửa",
+   "groups": [{"id": "g", "criteria": [{"id": "c"}]}]},
+  {"id": "dich-vu-cong-truc-tuyen", "name": "Dịch vụ công trực tuyến",
+   "groups": [{"id": "g", "criteria": [{"id": "c"}]}], "items": [$items]}],
+ "units": [
+  {"id": "SO-NOI-VU-TINH-SON-LA", "name": "Sở Nội vụ",
+   "block": "so-ban-nganh-cap-tinh", "forms": ["truc-tiep", "dich-vu-cong-truc-tuyen"]},
+  {"id": "XA-MUONG-BU", "name": "UBND xã Mường Bú", "block": "xa", "forms": ["truc-tiep"]},
+  {"id": "U1", "name": "Xã Chiềng Sơ", "block": "xa", "forms": ["dich-vu-cong-truc-tuyen"]}]}
+EOF
+expect_status 0 "define long ids" -- "$ADMIN" --store "$TMP/long" define "$TMP/long-ids.json"
+expect_status 0 "show long ids" -- "$ADMIN" --store "$TMP/long" show
+expect_out "^  SO-NOI-VU-TINH-SON-LA  *so-ban-nganh-cap-tinh  *truc-tiep,dich-vu-cong-truc-tuyen  *Sở Nội vụ$"
+expect_out "^  dich-vu-cong-truc-tuyen  *1 groups,  *1 criteria, 120 items  Dịch vụ công trực tuyến$"
+misaligned=$(aligned "$TMP/out")
+if [ -z "$misaligned" ]; then ok; else bad "show long ids: $misaligned"; cat "$TMP/out"; fi
+# The examples too: SL-2024's units have one form or two.
+for id in SL-2024 TN-2025 VN-2025; do
+	"$ADMIN" --store "$STORE" show "$id" >"$TMP/out" 2>&1
+	misaligned=$(aligned "$TMP/out")
+	if [ -z "$misaligned" ] && grep -q "^units " "$TMP/out"; then ok; else
+		bad "show $id: $misaligned"; cat "$TMP/out"; fi
+done
+
 # SIPAS_HOME picks the default store folder.
 expect_status 0 "SIPAS_HOME" -- env SIPAS_HOME="$TMP/home" "$ADMIN" \
 	define "$SRC/tests/data/defs/contract-example.json"
