@@ -358,6 +358,26 @@ void sipas_collector_run(sipas_collector *c)
 	}
 	if (c->nnormal > 0)
 		sipas_collector_stop_flush(c);
+	/*
+	 * The last answers may have left this process but not yet been read
+	 * by the client: a pipelining client whose receive queue is full
+	 * leaves them in its socket buffer, and its ZeroMQ library drops
+	 * what it has not read once the connection closes (the socket's
+	 * linger only covers what is still in this process). So the
+	 * connections stay open CLIENT_DRAIN_MS after the last answer, no
+	 * new request taken, before the sockets close -- within the time
+	 * a stop may take: stop_wait_ms, the drain, then the linger.
+	 */
+	if (c->last_answer_ms > deadline)
+		c->last_answer_ms = deadline;
+	for (int64_t left; (left = c->last_answer_ms + CLIENT_DRAIN_MS -
+	                           sipas_now_ms()) > 0;) {
+		zmq_pollitem_t mon = {c->monitor, 0, ZMQ_POLLIN, 0};
+
+		if (zmq_poll(&mon, 1, sipas_daemon_poll_ms((long)left)) > 0)
+			(void)read_batch(c, on_monitor);
+		sipas_daemon_watchdog();
+	}
 	log_stats(c, sipas_now_ms(), true);
 	sipas_log(SIPAS_LOG_NOTICE, "COL-EXIT",
 	          "stopped; %u response%s left "

@@ -42,6 +42,9 @@
 /* Last answers' time to leave at exit. Never 0: a client pipe must drain,
  * not vanish mid-message (see the worker monitor in collector_loop.c). */
 #define CLIENT_LINGER_MS 1000
+/* At stop, how long the client connections stay open after the last
+ * answer went out (see the end of sipas_collector_run). */
+#define CLIENT_DRAIN_MS 500
 #define CLIENT_MAX_MSG (16 << 20) /* a bigger frame drops the connection */
 #define CLIENT_RCVHWM 10000
 #define CLIENT_SNDHWM 100000
@@ -136,6 +139,8 @@ struct sipas_collector {
 	uint64_t inflight_bytes, token_gen;
 	uint64_t acks_seen;  /* worker answers, stale ones included */
 	int64_t last_ack_ms; /* when the last of them came */
+
+	int64_t last_answer_ms; /* when an answer last went to a client */
 
 	struct request *out_head, *out_tail;
 	struct dep *deps;
