@@ -44,7 +44,7 @@ static bool on_client(sipas_collector *c)
 		memset(&fault, 0, sizeof fault);
 		sipas_fault_set(
 		    &fault, SIPAS_E_MALFORMED, NULL,
-		    "a request is one frame holding one msgpack map or array");
+		    "A request is one frame holding one msgpack map or array.");
 		sipas_collector_answer_fault(
 		    c, zmq_msg_data(&part[0]), zmq_msg_size(&part[0]),
 		    zmq_msg_size(&part[1]) == 0, &fault);

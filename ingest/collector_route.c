@@ -198,7 +198,7 @@ static void spool_failed(sipas_collector *c, const sipas_diag *diag)
 			old.id[0] = '\0';
 		ack_init(
 		    &a, SIPAS_BUSY, SIPAS_E_BUSY, old.id, NULL,
-		    "the collector could not store this response; retry later");
+		    "The collector could not store this response; retry later.");
 		a.retry_ms = BUSY_NO_WORKER_MS;
 		sipas_buf_reset(&c->scratch);
 		if (sipas_ack_encode(&c->scratch, &a) != SIPAS_OK)
@@ -647,7 +647,7 @@ static void on_element(sipas_collector *c, struct request *r, uint32_t i,
 	    c->inflight_bytes + e->len > c->o.max_inflight_bytes ||
 	    (f = flight_new(c, e->ptr, e->len, received_ms)) == NULL) {
 		answer_busy(c, r, i, resp->id, BUSY_FULL_MS,
-		            "too many responses in flight; retry later");
+		            "Too many responses are in flight; retry later.");
 		return;
 	}
 	f->req = r;
@@ -668,7 +668,7 @@ static void on_element(sipas_collector *c, struct request *r, uint32_t i,
 	                                   e->ptr, e->len, received_ms, 0))
 		return;
 	answer_busy(c, r, i, resp->id, BUSY_NO_WORKER_MS,
-	            "no worker can take this response now; retry later");
+	            "No worker can take this response now; retry later.");
 }
 
 /* A request frame: one map or an array of maps. */
