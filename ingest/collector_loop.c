@@ -293,6 +293,7 @@ static void await_worker(sipas_collector *c)
 void sipas_collector_run(sipas_collector *c)
 {
 	int64_t deadline = 0;
+	uint64_t answers_seen = 0;
 	bool stopping = false, more = false;
 
 	await_worker(c);
@@ -337,6 +338,10 @@ void sipas_collector_run(sipas_collector *c)
 		retry_workers(c, now);
 		sipas_collector_due(c, now);
 		sipas_collector_flush(c);
+		if (c->answers != answers_seen) {
+			answers_seen = c->answers;
+			c->last_answer_ms = now;
+		}
 		if (!stopping)
 			sipas_collector_deliver(c, now);
 		sipas_daemon_watchdog();
@@ -358,6 +363,8 @@ void sipas_collector_run(sipas_collector *c)
 	}
 	if (c->nnormal > 0)
 		sipas_collector_stop_flush(c);
+	if (c->answers != answers_seen)
+		c->last_answer_ms = sipas_now_ms();
 	/*
 	 * The last answers may have left this process but not yet been read
 	 * by the client: a pipelining client whose receive queue is full

@@ -140,7 +140,8 @@ struct sipas_collector {
 	uint64_t acks_seen;  /* worker answers, stale ones included */
 	int64_t last_ack_ms; /* when the last of them came */
 
-	int64_t last_answer_ms; /* when an answer last went to a client */
+	uint64_t answers;       /* sent to clients so far */
+	int64_t last_answer_ms; /* when the loop last saw `answers` move */
 
 	struct request *out_head, *out_tail;
 	struct dep *deps;
